@@ -1,0 +1,5 @@
+"""``python -m floodctl`` runs the command line."""
+
+from floodctl.cli import run
+
+run()

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): thin adapters around the core's plain functions."""

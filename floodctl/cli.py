@@ -1,0 +1,241 @@
+"""The ``floodctl`` command line: one group per concern.
+
+Errors a user can cause print one line (and the list of problems, if any) and exit 1; an
+unexpected exception is reported as a bug with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from floodctl.errors import FloodError
+from floodctl.logs import setup_logging
+from floodctl.settings import Settings, get_settings
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+log = logging.getLogger("floodctl")
+
+
+class FloodGroup(click.Group):
+    """A click group that turns FloodError into one clear line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FloodError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            for detail in exc.details[:50]:
+                err_console.print(f"  - {detail}", highlight=False, markup=False)
+            if len(exc.details) > 50:
+                err_console.print(f"  … and {len(exc.details) - 50} more", highlight=False)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            ctx.exit(130)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@click.group(cls=FloodGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default: FLOOD_LOG_LEVEL or INFO)")
+@click.version_option(package_name="floodctl")
+def main(log_level: str | None) -> None:
+    """floodctl — flood/typhoon command system of a county HQ (县三防指挥部)."""
+    setup_logging(log_level)
+
+
+# --- config ----------------------------------------------------------------------------------
+
+@main.group(cls=FloodGroup)
+def config() -> None:
+    """Settings (environment variables FLOOD_*, optional .env)."""
+
+
+@config.command("show")
+def config_show() -> None:
+    """Print the effective settings, secrets masked."""
+    table = Table("setting", "value", title="floodctl settings")
+    for key, value in _settings().shown().items():
+        table.add_row(key, value)
+    console.print(table)
+
+
+# --- db --------------------------------------------------------------------------------------
+
+@main.group(cls=FloodGroup)
+def db() -> None:
+    """Database schema: numbered migrations."""
+
+
+@db.command("migrate")
+@click.option("--storage", type=click.Choice(["auto", "timescaledb", "native"]), default="auto",
+              help="time-series storage for a new database (default: TimescaleDB when available)")
+def db_migrate(storage: str) -> None:
+    """Apply pending migrations."""
+    from floodctl import db as database
+    from floodctl.db.migrate import migrate
+    from floodctl.embedded import database_url
+
+    with database.connect(database_url(_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
+        applied = migrate(conn, prefer=None if storage == "auto" else storage)  # type: ignore[arg-type]
+    if applied:
+        for m in applied:
+            console.print(f"applied {m.version:04d} {m.name}")
+    else:
+        console.print("schema is up to date")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show the storage mode and applied / pending migrations."""
+    from floodctl import db as database
+    from floodctl.db.migrate import status
+    from floodctl.embedded import database_url
+
+    with database.connect(database_url(_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
+        st = status(conn)
+    console.print(f"storage: {st.storage or '(not migrated yet)'}; TimescaleDB available: "
+                  f"{'yes' if st.timescaledb_available else 'no'}")
+    for version, name in st.applied:
+        console.print(f"  applied  {version:04d} {name}")
+    for m in st.pending:
+        console.print(f"  pending  {m.version:04d} {m.name}")
+
+
+# --- gis -------------------------------------------------------------------------------------
+
+def _layer_paths(path: Path | None) -> tuple[Path, Path]:
+    from gis_data import loader
+
+    if path is None:
+        return loader.DEFAULT_TOWNS, loader.DEFAULT_STATIONS
+    if path.is_dir():
+        return path / "towns.geojson", path / "stations.geojson"
+    towns = path.parent / "towns.geojson"
+    return (towns if towns.exists() else loader.DEFAULT_TOWNS), path
+
+
+@main.group(cls=FloodGroup)
+def gis() -> None:
+    """The county's spatial layers (towns, stations)."""
+
+
+@gis.command("validate")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def gis_validate(path: Path | None) -> None:
+    """Check layers (default: the packaged sample). PATH: a folder or a stations.geojson."""
+    from floodctl.errors import ValidationFailed
+    from gis_data import loader
+
+    towns_path, stations_path = _layer_paths(path)
+    towns = loader.read_geojson(towns_path)
+    problems = loader.validate_towns(towns)
+    if not problems:
+        problems = loader.validate_stations(loader.read_geojson(stations_path), towns)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in {stations_path.parent}", details=problems)
+    console.print(f"ok: {towns_path.name} and {stations_path.name} are valid")
+
+
+@gis.command("load")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def gis_load(path: Path | None) -> None:
+    """Validate and load layers into the database (default: the packaged sample)."""
+    from floodctl import db as database
+    from floodctl.embedded import database_url
+    from gis_data import loader
+
+    towns_path, stations_path = _layer_paths(path)
+    towns = loader.read_geojson(towns_path)
+    stations = loader.read_geojson(stations_path)
+    with database.connect(database_url(_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
+        counts = loader.load(conn, towns, stations)
+    console.print("loaded " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+# --- ingest / serve --------------------------------------------------------------------------
+
+@main.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="worker processes sharing the subscription")
+@click.option("--index", type=click.IntRange(0, 999), default=None, hidden=True)
+@click.option("--no-shared", is_flag=True, hidden=True)
+def ingest(workers: int, index: int | None, no_shared: bool) -> None:
+    """MQTT -> database worker(s)."""
+    from floodctl.embedded import database_url, mqtt_target
+    from ingest.service import run_ingest, run_worker
+
+    settings = _settings()
+    target = mqtt_target(settings)
+    db_url = database_url(settings)
+    shared = target.shared_subscriptions and not no_shared
+    if index is not None:
+        run_worker(settings, index, database_url=db_url, mqtt_url=target.url, shared=shared,
+                   protocol=target.protocol)
+        return
+    if workers > 1 and not shared:
+        raise FloodError("this broker has no shared subscriptions: run one worker (--workers 1)")
+    run_ingest(settings, workers=workers, database_url=db_url, mqtt_url=target.url, shared=shared,
+               protocol=target.protocol)
+
+
+@main.command()
+@click.option("--host", default=None, help="default: FLOOD_HTTP_HOST")
+@click.option("--port", type=int, default=None, help="default: FLOOD_HTTP_PORT")
+def serve(host: str | None, port: int | None) -> None:
+    """API (and, as they land, dashboard and mobile pages)."""
+    import uvicorn
+
+    from floodctl.api.app import create_app
+    from floodctl.embedded import database_url
+
+    settings = _settings()
+    app = create_app(settings, database_url(settings))
+    uvicorn.run(app, host=host or settings.http_host, port=port or settings.http_port,
+                log_level="warning", access_log=False)
+
+
+# --- up --------------------------------------------------------------------------------------
+
+@main.command()
+def up() -> None:
+    """Everything on one machine: database, broker, ingest and API (Ctrl-C stops it all)."""
+    from floodctl.up import run_up
+
+    run_up(_settings(), console)
+
+
+# --- bench -----------------------------------------------------------------------------------
+
+@main.group(cls=FloodGroup)
+def bench() -> None:
+    """Benchmarks: print figures and ratios measured side by side in one run."""
+
+
+@bench.command("ingest")
+@click.option("--messages", type=click.IntRange(1000, 10_000_000), default=200_000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True)
+@click.option("--stations", type=click.IntRange(1, 100_000), default=2_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_ingest(messages: int, workers: int, stations: int, as_json: bool) -> None:
+    """Publish N single-reading messages through a real broker to the ingest workers."""
+    from floodctl.bench.ingest import run_bench
+
+    run_bench(messages=messages, workers=workers, stations=stations, as_json=as_json, console=console)
+
+
+def run() -> None:
+    main(prog_name="floodctl")
+
+
+if __name__ == "__main__":
+    sys.exit(run())

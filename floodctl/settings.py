@@ -1,0 +1,132 @@
+"""The one settings object of floodctl (env prefix ``FLOOD_``, optional ``.env``).
+
+Nothing reads ``os.environ`` at import time: call :func:`get_settings` where settings are needed.
+Unset ``database_url`` / ``mqtt_url`` mean "embedded default" (see ``floodctl.embedded``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from floodctl.errors import ConfigError
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "dev-insecure-secret", "secret"}
+DEV_SECRET_KEY = "dev-insecure-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FLOOD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+
+    database_url: SecretStr | None = None
+    mqtt_url: SecretStr | None = None
+    data_dir: Path = Path("./var")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    timezone: str = "Asia/Shanghai"
+
+    sms_base_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+
+    # MQTT client behaviour.
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    mqtt_client_prefix: str = "floodctl"
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600)
+    mqtt_share_group: str = Field("ingest", pattern=r"^[A-Za-z0-9_-]+$")
+
+    # Ingest tuning: see ingest/worker.py for what each one trades.
+    ingest_batch_rows: int = Field(5_000, ge=1, le=200_000)
+    ingest_flush_ms: int = Field(100, ge=1, le=60_000)
+    ingest_receive_max: int = Field(20_000, ge=10, le=65_535)
+    ingest_metrics_port: int = Field(9108, ge=0, le=65535)   # worker i listens on port + i; 0 = off
+    late_after_s: int = Field(900, ge=0)            # older than this when it arrives -> flagged late
+    future_tolerance_s: int = Field(600, ge=0)      # newer than now + this -> refused
+    retention_days: int = Field(3650, ge=0)         # 0 keeps everything (native partitions path)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("database_url", "mqtt_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+                raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError("FLOOD_SECRET_KEY is a placeholder; set a real secret in production")
+            if self.database_url is None:
+                raise ValueError("FLOOD_DATABASE_URL must be set in production")
+            if self.mqtt_url is None:
+                raise ValueError("FLOOD_MQTT_URL must be set in production")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def shown(self) -> dict[str, str]:
+        """Effective settings as text, secrets masked (credentials inside URLs too)."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                text = _mask_url(raw) if "://" in raw else "********"
+            elif value is None:
+                text = "(embedded default)" if name in ("database_url", "mqtt_url") else "(unset)"
+            else:
+                text = str(value)
+            out[f"FLOOD_{name.upper()}"] = text
+        return out
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load settings once per process; errors become one readable ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"FLOOD_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid settings: " + "; ".join(problems), details=problems) from None

@@ -1,0 +1,107 @@
+"""``floodctl up``: the whole system on one machine, supervised, stopped cleanly on Ctrl-C.
+
+Order: database (FLOOD_DATABASE_URL or the embedded pgserver) -> migrations -> sample county
+(only into an empty registry) -> broker (FLOOD_MQTT_URL or the embedded Mosquitto/amqtt) ->
+children: ingest workers and the API. Stopping runs the other way round, so everything that
+ingest acknowledged is committed before the broker and database go down.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from floodctl import db
+from floodctl.db.migrate import migrate
+from floodctl.embedded import MqttTarget, clear_runtime, database_url, write_runtime
+from floodctl.embedded.broker import BrokerProcess, start_broker
+from floodctl.net import free_port, wait_for_port
+from floodctl.settings import Settings
+from floodctl.supervise import Child, Supervisor
+
+EMBEDDED_MQTT_PORT = 1883
+API_READY_TIMEOUT_S = 60
+
+
+def _load_sample_if_empty(dsn: str, console: Console) -> None:
+    from gis_data import loader
+
+    with db.connect(dsn) as conn:
+        count = conn.execute("SELECT count(*) FROM stations").fetchone()[0]  # type: ignore[index]
+        conn.rollback()
+        if count:
+            console.print(f"  station registry: {count} stations (kept)")
+            return
+        counts = loader.load(conn, loader.read_geojson(loader.DEFAULT_TOWNS),
+                             loader.read_geojson(loader.DEFAULT_STATIONS))
+    console.print(f"  station registry: loaded the sample county ({counts['stations']} stations, "
+                  f"{counts['towns']} towns; schematic, for drills)")
+
+
+def run_up(settings: Settings, console: Console) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    console.print("[bold]floodctl up[/] — starting the county flood-control system")
+    with console.status("starting the database…"):
+        dsn = database_url(settings)
+        with db.connect(dsn, wait_s=db.WAIT_FOR_DB_S) as conn:
+            applied = migrate(conn)
+    where = "FLOOD_DATABASE_URL" if settings.database_url else f"embedded PostgreSQL in {settings.data_dir / 'pg'}"
+    console.print(f"  database: {where} ({len(applied)} migration(s) applied)")
+    _load_sample_if_empty(dsn, console)
+
+    broker: BrokerProcess | None = None
+    if settings.mqtt_url is not None:
+        target = MqttTarget(settings.mqtt_url.get_secret_value(), True, settings.mqtt_protocol)
+    else:
+        with console.status("starting the MQTT broker…"):
+            port = EMBEDDED_MQTT_PORT if _port_free(EMBEDDED_MQTT_PORT) else free_port()
+            broker = start_broker(settings.data_dir / "mqtt", port=port)
+        target = MqttTarget(broker.url, broker.supports_shared_subscriptions,
+                            "5" if broker.kind == "mosquitto" else "3.1.1")
+    write_runtime(settings, target)
+    console.print(f"  broker: {target.url} ({broker.kind if broker else 'FLOOD_MQTT_URL'})")
+
+    env = {"FLOOD_DATABASE_URL": dsn, "FLOOD_MQTT_URL": target.url,
+           "FLOOD_MQTT_PROTOCOL": target.protocol}
+    python = [sys.executable, "-m", "floodctl"]
+    workers = "2" if target.shared_subscriptions else "1"
+    children = [
+        Child("ingest", [*python, "ingest", "--workers", workers], env=env),
+        Child("api", [*python, "serve"], env=env),
+    ]
+    supervisor = Supervisor(children)
+    supervisor.install_signal_handlers()
+    try:
+        supervisor.start_all()
+        base = f"http://{settings.http_host}:{settings.http_port}"
+        with console.status("waiting for the API…"):
+            ready = wait_for_port(settings.http_host, settings.http_port, API_READY_TIMEOUT_S)
+        if not ready:
+            console.print("[red]the API did not come up; see the log lines above[/]")
+        console.print(
+            f"\n[bold green]ready[/]\n"
+            f"  API           {base}/api/v1/stations\n"
+            f"  API docs      {base}/docs\n"
+            f"  health        {base}/healthz     metrics {base}/metrics\n"
+            f"  MQTT          {target.url}  (publish flood/v1/<station>/obs)\n"
+            f"  logins        none yet: accounts arrive with the auth feature\n"
+            f"Press Ctrl-C to stop.\n")
+        supervisor.run()
+    finally:
+        supervisor.stop_all()
+        if broker is not None:
+            broker.stop()
+        clear_runtime(settings)
+        console.print("stopped cleanly")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

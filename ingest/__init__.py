@@ -1,0 +1,1 @@
+"""MQTT -> time-series tables: payload decoding per kind, batching writer, workers."""

@@ -1,0 +1,66 @@
+"""``obs`` payloads: one reading time, or a store-and-forward batch of them.
+
+    {"ts": "2021-07-25T12:00:00+08:00", "values": {"water_level": 3.42}, "seq": 1042}
+    {"readings": [{"ts": "...", "values": {...}}, ...]}
+
+Each value must be a finite number inside its metric's physical range. Bad readings or values are
+reported to the context (dead-lettered with the message) while the good ones are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.batch import Batch
+from ingest.decode import Context, Reject, finite_number, parse_ts
+from ingest.vocabulary import FLAG_LATE, METRICS
+
+MAX_READINGS_PER_MESSAGE = 10_000
+
+
+def parse(ctx: Context, doc: dict[str, Any], batch: Batch) -> None:
+    readings = doc.get("readings")
+    if readings is None:
+        _reading(ctx, doc, batch, "")
+        return
+    if not isinstance(readings, list) or not readings:
+        raise Reject("bad_schema", "'readings' must be a non-empty list")
+    if len(readings) > MAX_READINGS_PER_MESSAGE:
+        raise Reject("bad_schema", f"more than {MAX_READINGS_PER_MESSAGE} readings in one message")
+    for i, reading in enumerate(readings):
+        where = f"readings[{i}]."
+        if not isinstance(reading, dict):
+            ctx.problems.append(Reject("bad_schema", f"readings[{i}]: expected an object"))
+            continue
+        try:
+            _reading(ctx, reading, batch, where)
+        except Reject as reject:
+            ctx.problems.append(reject)
+
+
+def _reading(ctx: Context, reading: dict[str, Any], batch: Batch, where: str) -> None:
+    values = reading.get("values")
+    if not isinstance(values, dict) or not values:
+        raise Reject("bad_schema", f"{where}values: expected a non-empty object of metric: number")
+    ts, late = parse_ts(reading.get("ts"), ctx, f"{where}ts")
+    flags = FLAG_LATE if late else 0
+    day = int(ts.timestamp()) // 86400
+    station_id, drill_id = ctx.station_id, ctx.drill_id
+    rows = batch.obs
+    added = False
+    for name, raw in values.items():
+        metric = METRICS.get(name)
+        try:
+            if metric is None:
+                raise Reject("unknown_metric", f"{where}values.{name}: unknown metric")
+            value = finite_number(raw, f"{where}values.{name}")
+            if not metric.low <= value <= metric.high:
+                raise Reject("out_of_range", f"{where}values.{name}: {value:g} {metric.unit} is outside "
+                             f"the possible range {metric.low:g}..{metric.high:g}")
+        except Reject as reject:
+            ctx.problems.append(reject)
+            continue
+        rows.append((station_id, metric.id, ts, value, flags, drill_id))
+        added = True
+    if added:
+        batch.obs_days.add(day)

@@ -1,0 +1,324 @@
+"""One ingest worker: MQTT (QoS 1, persistent session) -> bounded queue -> batched COPY -> ack.
+
+    paho network thread             writer (main) thread
+    on_message ──put──> queue ──take batch (size or time)──> decode ──> one transaction ──> ack
+
+A message is acknowledged to the broker only after its rows are committed, so a crash at any
+moment loses nothing (the broker redelivers; duplicates are no-ops in the store). Memory is
+bounded: the MQTT 5 receive-maximum caps the unacknowledged messages the broker sends us, and the
+queue blocks paho's thread beyond that (3.1.1 brokers). A database outage stops the acks, the
+broker keeps the backlog, and writing resumes when the database returns.
+
+Tuning values are settings (``FLOOD_INGEST_*``): batch rows, flush interval, receive-maximum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from psycopg import errors as pg_errors
+
+from floodctl.mqtt import connect_async, make_client
+from floodctl.settings import Settings
+from ingest import obs, status, telemetry, video
+from ingest.batch import Batch, DeadLetter
+from ingest.decode import Decoder
+from ingest.store import IngestStore, WriteResult
+
+log = logging.getLogger("floodctl.ingest")
+
+SUBSCRIPTION = "flood/v1/+/+"
+PARSERS = {"obs": obs.parse, "video": video.parse, "status": status.parse}
+REGISTRY_RECHECK_S = 5.0       # how often an unknown station/drill code is looked up again
+MAINTAIN_EVERY_S = 3600.0
+DB_RETRY_MAX_S = 10.0
+STOP_GRACE_S = 10.0            # on stop, how long to keep retrying an uncommitted batch
+
+Item = tuple[str, bytes, int, int]     # topic, payload, mid (0 for QoS 0), connection epoch
+
+
+class IngestWorker:
+    def __init__(self, settings: Settings, *, index: int, database_url: str, mqtt_url: str,
+                 shared: bool = True, protocol: str | None = None) -> None:
+        self.settings = settings
+        self.index = index
+        self.database_url = database_url
+        self.mqtt_url = mqtt_url
+        self.protocol = protocol or settings.mqtt_protocol
+        self.topic = f"$share/{settings.mqtt_share_group}/{SUBSCRIPTION}" if shared else SUBSCRIPTION
+        self.client_id = f"{settings.mqtt_client_prefix}-ingest-{index}"
+        self.queue: queue.Queue[Item] = queue.Queue(maxsize=settings.ingest_receive_max)
+        self.stop_event = threading.Event()
+        self._epoch = 0
+        self._connected = threading.Event()
+        self._rechecked: dict[Any, float] = {}
+        self.store: IngestStore | None = None
+        self.client: mqtt.Client | None = None
+
+    # --- MQTT side (paho's thread) -------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("worker %d: broker refused the connection: %s", self.index, reason)
+            return
+        self._epoch += 1
+        client.subscribe(self.topic, qos=1)
+        log.info("worker %d: connected to the broker (session present: %s)", self.index,
+                 getattr(flags, "session_present", "?"))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            log.error("worker %d: subscription to %s refused: %s", self.index, self.topic, reasons)
+            return
+        self._connected.set()
+        telemetry.CONNECTED.set(1)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        self._connected.clear()
+        telemetry.CONNECTED.set(0)
+        if not self.stop_event.is_set():
+            log.warning("worker %d: disconnected from the broker (%s); reconnecting", self.index, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # No work here: hand over and return (blocks only when the queue is full).
+        self.queue.put((message.topic, message.payload, message.mid if message.qos else 0, self._epoch))
+
+    def _start_mqtt(self) -> mqtt.Client:
+        client, props = make_client(self.mqtt_url, self.client_id, protocol=self.protocol,
+                                    receive_maximum=self.settings.ingest_receive_max)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        connect_async(client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s,
+                      protocol=self.protocol, properties=props)
+        client.loop_start()
+        return client
+
+    # --- writer side (main thread) -------------------------------------------------------
+
+    def _take(self) -> list[Item]:
+        """Block for the first message, then gather until the batch is full or the flush time."""
+        try:
+            first = self.queue.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        items = [first]
+        limit = self.settings.ingest_batch_rows
+        deadline = time.monotonic() + self.settings.ingest_flush_ms / 1000
+        get = self.queue.get
+        while len(items) < limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                items.append(get(timeout=remaining))
+            except queue.Empty:
+                break
+            # Drain what is already there without waiting.
+            try:
+                while len(items) < limit:
+                    items.append(self.queue.get_nowait())
+            except queue.Empty:
+                pass
+        return items
+
+    def _recheck(self, key: Any) -> bool:
+        now = time.monotonic()
+        if now - self._rechecked.get(key, -REGISTRY_RECHECK_S) < REGISTRY_RECHECK_S:
+            return False
+        self._rechecked[key] = now
+        return True
+
+    def _lookup_station(self, code: str) -> int | None:
+        if self.store is None or len(code) != 8 or not self._recheck(("station", code)):
+            return None
+        station_id = self.store.lookup_station(code)
+        if station_id is not None:
+            self.decoder.registry.stations[code] = station_id
+        return station_id
+
+    def _refresh_drills(self) -> None:
+        if self.store is not None and self._recheck("drills"):
+            self.decoder.registry.drills = self.store.load_registry().drills
+
+    def _decode(self, items: list[Item]) -> Batch:
+        batch = Batch()
+        now = time.time()
+        add = self.decoder.add
+        for topic, payload, _mid, _epoch in items:
+            add(batch, topic, payload, now)
+        if any(d.reason == "unknown_drill" for d in batch.dead):
+            # A drill registered since the last look: refresh once and decode again.
+            self._refresh_drills()
+            batch = Batch()
+            for topic, payload, _mid, _epoch in items:
+                add(batch, topic, payload, now)
+        return batch
+
+    def _connect_store(self) -> IngestStore:
+        delay = 0.5
+        while True:
+            try:
+                return IngestStore(self.database_url, wait_s=0)
+            except Exception as exc:  # ServiceUnavailable or a psycopg error while preparing
+                if self.stop_event.is_set():
+                    raise
+                log.warning("worker %d: database unavailable (%s); retrying in %.1f s",
+                            self.index, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, DB_RETRY_MAX_S)
+
+    def _write(self, items: list[Item]) -> bool:
+        """Commit the batch, retrying through outages; False if stopping before it committed."""
+        batch = self._decode(items)
+        delay = 0.2
+        stop_deadline: float | None = None
+        while True:
+            started = time.perf_counter()
+            try:
+                assert self.store is not None
+                result = self.store.write(batch)
+                telemetry.BATCH_SECONDS.observe(time.perf_counter() - started)
+                self._count(batch, result)
+                return True
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                telemetry.DB_RETRIES.inc()
+                continue
+            except psycopg.OperationalError as exc:
+                telemetry.DB_RETRIES.inc()
+                log.warning("worker %d: database error (%s); holding %d messages, retry in %.1f s",
+                            self.index, str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                            len(items), delay)
+                if self.stop_event.is_set():
+                    stop_deadline = stop_deadline or time.monotonic() + STOP_GRACE_S
+                    if time.monotonic() > stop_deadline:
+                        return False
+                time.sleep(delay)
+                delay = min(delay * 2, DB_RETRY_MAX_S)
+                self._reconnect_store()
+            except psycopg.Error as exc:
+                # The database refused this batch's content: write message by message so one bad
+                # message cannot hold back the others, and dead-letter the one that fails.
+                log.error("worker %d: batch refused (%s); writing message by message", self.index, exc)
+                self._rollback()
+                self._write_each(items)
+                return True
+
+    def _write_each(self, items: list[Item]) -> None:
+        assert self.store is not None
+        self.store.forget_partitions()
+        now = time.time()
+        for topic, payload, _mid, _epoch in items:
+            single = Batch()
+            self.decoder.add(single, topic, payload, now)
+            try:
+                self._count(single, self.store.write(single))
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                self._rollback()
+                refused = Batch(messages=1)
+                refused.dead.append(DeadLetter(topic, payload, "db_rejected", str(exc).strip()[:500]))
+                self._count(refused, self.store.write(refused))
+
+    def _rollback(self) -> None:
+        try:
+            if self.store is not None:
+                self.store.conn.rollback()
+        except psycopg.Error:
+            self._reconnect_store()
+
+    def _reconnect_store(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(Exception):   # the old connection is already broken
+                self.store.close()
+        self.store = self._connect_store()
+
+    def _count(self, batch: Batch, result: WriteResult) -> None:
+        telemetry.MESSAGES_COMMITTED.inc(batch.messages)
+        telemetry.ROWS_INSERTED.inc(result.inserted)
+        telemetry.ROWS_DUPLICATE.inc(result.staged - result.inserted)
+        for dead in batch.dead:
+            telemetry.DEAD_LETTERED.labels(dead.reason).inc()
+            log.info("dead letter %s on %s: %s", dead.reason, dead.topic, dead.detail[:200])
+
+    def _ack(self, items: list[Item]) -> None:
+        client = self.client
+        assert client is not None
+        epoch = self._epoch
+        for _topic, _payload, mid, item_epoch in items:
+            # A message from before a reconnect is redelivered by the broker; that copy is acked.
+            if mid and item_epoch == epoch:
+                client.ack(mid, 1)
+
+    def run(self) -> None:
+        self.store = self._connect_store()
+        registry = self.store.load_registry()
+        self.decoder = Decoder(registry, PARSERS, late_after_s=self.settings.late_after_s,
+                               future_tolerance_s=self.settings.future_tolerance_s,
+                               on_unknown_station=self._lookup_station)
+        if self.index == 0:
+            self.store.maintain(self.settings.retention_days)
+        last_maintained = time.monotonic()
+        self.client = self._start_mqtt()
+        log.info("worker %d: %d stations; subscribing to %s as %s", self.index,
+                 len(registry.stations), self.topic, self.client_id)
+        try:
+            while not self.stop_event.is_set():
+                items = self._take()
+                if items and not self._commit_and_ack(items):
+                    break
+                if self.index == 0 and time.monotonic() - last_maintained > MAINTAIN_EVERY_S:
+                    self._maintain()
+                    last_maintained = time.monotonic()
+            # Stopping: commit what was already handed over; anything later is redelivered.
+            final: list[Item] = []
+            while True:
+                try:
+                    final.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            if final:
+                self._commit_and_ack(final)
+        finally:
+            self._shutdown()
+
+    def _commit_and_ack(self, items: list[Item]) -> bool:
+        telemetry.QUEUE_DEPTH.set(self.queue.qsize() + len(items))
+        telemetry.MESSAGES_RECEIVED.inc(len(items))
+        if not self._write(items):
+            return False
+        self._ack(items)
+        return True
+
+    def _maintain(self) -> None:
+        try:
+            assert self.store is not None
+            self.store.maintain(self.settings.retention_days)
+        except psycopg.Error as exc:
+            log.warning("worker %d: partition maintenance failed: %s", self.index, exc)
+            self._rollback()
+
+    def _shutdown(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+        if self.store is not None:
+            self.store.close()
+        log.info("worker %d: stopped", self.index)
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Wait until connected and subscribed."""
+        return self._connected.wait(timeout_s)
