@@ -178,14 +178,14 @@ def ingest(workers: int, index: int | None, no_shared: bool) -> None:
     target = mqtt_target(settings)
     db_url = database_url(settings)
     shared = target.shared_subscriptions and not no_shared
+    protocol = "3.1.1" if target.protocol == "3.1.1" else settings.ingest_mqtt_protocol
     if index is not None:
-        run_worker(settings, index, database_url=db_url, mqtt_url=target.url, shared=shared,
-                   protocol=target.protocol)
+        run_worker(settings, index, database_url=db_url, mqtt_url=target.url, shared=shared, protocol=protocol)
         return
     if workers > 1 and not shared:
         raise FloodError("this broker has no shared subscriptions: run one worker (--workers 1)")
     run_ingest(settings, workers=workers, database_url=db_url, mqtt_url=target.url, shared=shared,
-               protocol=target.protocol)
+               protocol=protocol)
 
 
 @main.command()

@@ -48,8 +48,7 @@ def run_worker(settings: Settings, index: int, *, database_url: str, mqtt_url: s
 
 def worker_children(workers: int, *, database_url: str, mqtt_url: str, shared: bool,
                     protocol: str) -> list[Child]:
-    env = {"FLOOD_DATABASE_URL": database_url, "FLOOD_MQTT_URL": mqtt_url,
-           "FLOOD_MQTT_PROTOCOL": protocol}
+    env = {"FLOOD_DATABASE_URL": database_url, "FLOOD_MQTT_URL": mqtt_url, "FLOOD_INGEST_MQTT_PROTOCOL": protocol}
     extra = [] if shared else ["--no-shared"]
     return [Child(f"ingest-{i}", [sys.executable, "-m", "floodctl", "ingest", "--index", str(i), *extra],
                   env=env) for i in range(workers)]

@@ -31,7 +31,6 @@ FROM (SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date AS d FROM obs_stage) days
 INSERT_OBSERVATIONS = """
 INSERT INTO observations (station_id, metric_id, ts, value, flags, drill_id)
 SELECT station_id, metric_id, ts, value, flags, drill_id FROM obs_stage
-ORDER BY station_id, metric_id, ts, drill_id
 ON CONFLICT DO NOTHING
 """
 UPSERT_LATEST = """

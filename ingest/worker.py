@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
 from psycopg import errors as pg_errors
 
-from floodctl.mqtt import connect_async, make_client
+from floodctl.mqtt import FastClient, connect_async, make_client
 from floodctl.settings import Settings
 from ingest import obs, status, telemetry, video
 from ingest.batch import Batch, DeadLetter
@@ -54,13 +54,17 @@ class IngestWorker:
         self.protocol = protocol or settings.mqtt_protocol
         self.topic = f"$share/{settings.mqtt_share_group}/{SUBSCRIPTION}" if shared else SUBSCRIPTION
         self.client_id = f"{settings.mqtt_client_prefix}-ingest-{index}"
-        self.queue: queue.Queue[Item] = queue.Queue(maxsize=settings.ingest_receive_max)
+        # paho's thread appends, the writer pops: a deque needs no lock. The MQTT 5
+        # receive-maximum bounds it; with 3.1.1 brokers _on_message holds back (see there).
+        self.inbox: deque[Item] = deque()
+        self._writer_waiting = False
+        self._wakeup = threading.Event()
         self.stop_event = threading.Event()
         self._epoch = 0
         self._connected = threading.Event()
         self._rechecked: dict[Any, float] = {}
         self.store: IngestStore | None = None
-        self.client: mqtt.Client | None = None
+        self.client: FastClient | None = None
 
     # --- MQTT side (paho's thread) -------------------------------------------------------
 
@@ -90,12 +94,18 @@ class IngestWorker:
             log.warning("worker %d: disconnected from the broker (%s); reconnecting", self.index, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        # No work here: hand over and return (blocks only when the queue is full).
-        self.queue.put((message.topic, message.payload, message.mid if message.qos else 0, self._epoch))
+        # No work here: hand over and return.
+        inbox = self.inbox
+        inbox.append((message.topic, message.payload, message.mid if message.qos else 0, self._epoch))
+        if self._writer_waiting:
+            self._wakeup.set()
+        # A 3.1.1 broker has no receive-maximum: stop reading (TCP back-pressure) while full.
+        while len(inbox) > self.settings.ingest_receive_max and not self.stop_event.is_set():
+            time.sleep(0.005)
 
-    def _start_mqtt(self) -> mqtt.Client:
+    def _start_mqtt(self) -> FastClient:
         client, props = make_client(self.mqtt_url, self.client_id, protocol=self.protocol,
-                                    receive_maximum=self.settings.ingest_receive_max)
+                                    receive_maximum=self.settings.ingest_receive_max, fast=True)
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -108,32 +118,35 @@ class IngestWorker:
 
     # --- writer side (main thread) -------------------------------------------------------
 
-    def _take(self) -> list[Item]:
-        """Block for the first message, then gather until the batch is full or the flush time."""
+    def _wait_for_messages(self, timeout_s: float) -> bool:
+        if self.inbox:
+            return True
+        self._writer_waiting = True
         try:
-            first = self.queue.get(timeout=0.5)
-        except queue.Empty:
+            if not self.inbox:
+                self._wakeup.wait(timeout_s)
+        finally:
+            self._writer_waiting = False
+            self._wakeup.clear()
+        return bool(self.inbox)
+
+    def _take(self) -> list[Item]:
+        """Wait for a first message, then gather until the batch is full or the flush time."""
+        if not self._wait_for_messages(0.5):
             return []
-        items = [first]
+        items: list[Item] = []
         limit = self.settings.ingest_batch_rows
         deadline = time.monotonic() + self.settings.ingest_flush_ms / 1000
-        get = self.queue.get
-        while len(items) < limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                items.append(get(timeout=remaining))
-            except queue.Empty:
-                break
-            # Drain what is already there without waiting.
+        popleft = self.inbox.popleft
+        while True:
             try:
                 while len(items) < limit:
-                    items.append(self.queue.get_nowait())
-            except queue.Empty:
+                    items.append(popleft())
+            except IndexError:
                 pass
-        return items
-
+            remaining = deadline - time.monotonic()
+            if len(items) >= limit or remaining <= 0 or not self._wait_for_messages(remaining):
+                return items
     def _recheck(self, key: Any) -> bool:
         now = time.monotonic()
         if now - self._rechecked.get(key, -REGISTRY_RECHECK_S) < REGISTRY_RECHECK_S:
@@ -258,10 +271,8 @@ class IngestWorker:
         client = self.client
         assert client is not None
         epoch = self._epoch
-        for _topic, _payload, mid, item_epoch in items:
-            # A message from before a reconnect is redelivered by the broker; that copy is acked.
-            if mid and item_epoch == epoch:
-                client.ack(mid, 1)
+        # A message from before a reconnect is redelivered by the broker; that copy is acked.
+        client.ack_many([mid for _t, _p, mid, item_epoch in items if mid and item_epoch == epoch])
 
     def run(self) -> None:
         self.store = self._connect_store()
@@ -285,18 +296,15 @@ class IngestWorker:
                     last_maintained = time.monotonic()
             # Stopping: commit what was already handed over; anything later is redelivered.
             final: list[Item] = []
-            while True:
-                try:
-                    final.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
+            while self.inbox:
+                final.append(self.inbox.popleft())
             if final:
                 self._commit_and_ack(final)
         finally:
             self._shutdown()
 
     def _commit_and_ack(self, items: list[Item]) -> bool:
-        telemetry.QUEUE_DEPTH.set(self.queue.qsize() + len(items))
+        telemetry.QUEUE_DEPTH.set(len(self.inbox) + len(items))
         telemetry.MESSAGES_RECEIVED.inc(len(items))
         if not self._write(items):
             return False

@@ -112,7 +112,7 @@ def start_worker(settings: Settings, database_url: str, broker: BrokerProcess) -
     def start(index: int = 0, shared: bool = True, **overrides: object) -> IngestWorker:
         worker_settings = settings.model_copy(update=overrides) if overrides else settings
         worker = IngestWorker(worker_settings, index=index, database_url=database_url,
-                              mqtt_url=broker.url, shared=shared)
+                              mqtt_url=broker.url, shared=shared, protocol=worker_settings.ingest_mqtt_protocol)
         thread = threading.Thread(target=worker.run, daemon=True, name=f"ingest-{index}")
         thread.start()
         assert worker.wait_connected(15), "ingest worker did not connect to the broker"

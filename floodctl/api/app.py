@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,30 +25,46 @@ REQUESTS = Counter("floodctl_http_requests_total", "HTTP requests", ["status"])
 _BUCKET = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
 _BUCKET_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
 _DURATION = TypeAdapter(timedelta)
-STATION_KINDS = ("river", "reservoir", "tide", "rain", "weather", "camera")
+# "<time> hh:mm" / "<time> hhmm" / "<time> hh" at the end: an unencoded '+' of the offset became a space.
+_SPACED_OFFSET = re.compile(r"^(\S+[T ]\S+) (\d{2}(?::?\d{2})?)$")
+StationKind = Literal["river", "reservoir", "tide", "rain", "weather", "camera"]
+DEFAULT_RANGE = timedelta(hours=24)
+# Drill ids are PostgreSQL integers; anything outside is refused here rather than by the database.
+DrillQuery = Annotated[int, Query(ge=0, le=2**31 - 1, description="drill id; 0 = live operations")]
 
 
 def parse_bucket(text: str | None) -> timedelta | None:
     if text is None or text == "" or text == "raw":
         return None
-    match = _BUCKET.match(text)
-    if match:
-        return timedelta(**{_BUCKET_UNITS[match[2]]: int(match[1])})
     try:
+        match = _BUCKET.match(text)
+        if match:
+            return timedelta(**{_BUCKET_UNITS[match[2]]: int(match[1])})
         return _DURATION.validate_python(text)
-    except ValidationError:
-        raise InvalidQuery(f"bucket {text!r} is not a duration like 5m, 1h, 1d or PT1H") from None
+    except (ValidationError, ValueError, OverflowError):   # not a duration, or beyond what timedelta holds
+        raise InvalidQuery(f"bucket {_shown(text)} is not a duration like 5m, 1h, 1d or PT1H") from None
 
 
-def parse_time(text: str | None, name: str, settings: Settings, default: datetime) -> datetime:
-    """ISO 8601; a time without offset is read in the county's time zone (FLOOD_TIMEZONE)."""
-    if text is None or text == "":
-        return default
+def parse_time(text: str | None, name: str, settings: Settings) -> datetime | None:
+    """ISO 8601; a time without offset is read in the county's time zone (FLOOD_TIMEZONE).
+
+    A ``+hh:mm`` offset sent unencoded in a query string arrives as a space
+    (``2021-07-25T12:00:00 08:00``): a space before a trailing offset is read as ``+``.
+    """
+    if text is None or text.strip() == "":
+        return None
+    value = _SPACED_OFFSET.sub(r"\1+\2", text.strip())
     try:
-        value = datetime.fromisoformat(text.replace(" ", "T") if "T" not in text else text)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidQuery(f"{name} {text!r} is not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=settings.tz)
+        raise InvalidQuery(f"{name} {_shown(text)} is not an ISO 8601 time like 2021-07-25T12:00:00+08:00"
+                           " (without an offset it is read in the county's time zone)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.tz)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A query value quoted for an error message, cut short when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -83,6 +99,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: still JSON for the client; Starlette re-raises it afterwards so the server logs it.
+        REQUESTS.labels("500").inc()
+        return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"},
+                            status_code=500)
+
     @app.middleware("http")
     async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
@@ -106,9 +129,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     @app.get("/api/v1/stations", tags=["stations"],
              summary="Stations as GeoJSON with thresholds, latest values and device health")
     def list_stations(conn: ConnDep, viewer: ViewerDep,
-                      kind: Annotated[str | None, Query(pattern="^(" + "|".join(STATION_KINDS) + ")$")] = None,
-                      town: Annotated[str | None, Query(max_length=32)] = None,
-                      drill: Annotated[int, Query(ge=0, description="drill id; 0 = live")] = 0) -> Response:
+                      kind: StationKind | None = None,
+                      town: Annotated[str | None, Query(pattern="^[0-9A-Za-z]{1,32}$",
+                                                        description="township code, e.g. 330225100")] = None,
+                      drill: DrillQuery = 0) -> Response:
         body = stations.stations_geojson(conn, drill_id=drill, kind=kind, town=town)
         return Response(body, media_type="application/geo+json")
 
@@ -117,10 +141,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     def station_series(code: str, conn: ConnDep, viewer: ViewerDep, settings: SettingsDep,
                        metric: str | None = None, start: str | None = None, end: str | None = None,
                        bucket: str | None = None,
-                       drill: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
-        now = datetime.now(settings.tz)
-        end_at = parse_time(end, "end", settings, now)
-        start_at = parse_time(start, "start", settings, end_at - timedelta(hours=24))
+                       drill: DrillQuery = 0) -> JSONResponse:
+        end_at = parse_time(end, "end", settings) or datetime.now(settings.tz)
+        start_at = parse_time(start, "start", settings)
+        if start_at is None:
+            try:
+                start_at = end_at - DEFAULT_RANGE
+            except OverflowError:
+                raise InvalidQuery(f"end {end_at.isoformat()} leaves no room for the default 24 h range") from None
         origin = datetime(2000, 1, 1, tzinfo=settings.tz)
         result = stations.series(conn, stations.SeriesQuery(
             code=code, metric=metric, start=start_at, end=end_at, bucket=parse_bucket(bucket),

@@ -33,8 +33,9 @@ persistent_client_expiration 14d
 # Never drop queued QoS 1 messages for a slow or offline subscriber.
 max_queued_messages 0
 max_queued_bytes 0
-# Outgoing window per client: MQTT 5 clients set their own receive-maximum.
-max_inflight_messages 0
+# Unacknowledged QoS 1 messages in flight to one client (MQTT 3.1.1 has no receive-maximum):
+# ingest acknowledges after commit, so this is its batch pipeline and its memory bound.
+max_inflight_messages 20000
 set_tcp_nodelay true
 log_dest file {store}/mosquitto.log
 log_type error

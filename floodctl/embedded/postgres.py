@@ -79,6 +79,7 @@ class LocalCluster:
     port: int = field(default_factory=free_port)
     bin_dir: Path = field(default_factory=find_pg_bin)
     preload_timescaledb: bool | None = None   # None: when the server has the extension
+    durable: bool = False                      # fsync as in production (benchmarks); tests skip it
 
     def __post_init__(self) -> None:
         self.directory = self.directory.resolve()
@@ -117,7 +118,7 @@ class LocalCluster:
         preload = self.has_timescaledb() if self.preload_timescaledb is None else self.preload_timescaledb
         options = [
             f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
-            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+            *([] if self.durable else ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
             "-c max_connections=200", "-c shared_buffers=256MB", "-c timescaledb.telemetry_level=off"
             if preload else "", f"-c shared_preload_libraries={'timescaledb' if preload else ''}",
         ]

@@ -7,6 +7,7 @@ time buckets: rainfall is summed per bucket, every other metric gives mean, max 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,6 +62,7 @@ LEFT JOIN LATERAL (
 WHERE s.active AND (%(kind)s::text IS NULL OR s.kind = %(kind)s) AND (%(town)s::text IS NULL OR s.town_code = %(town)s)
 """
 
+STATION_CODE = re.compile(r"[0-9A-Za-z]{8}")   # SL 323 STCD, as the stations table checks
 STATION_BY_CODE = "SELECT id, kind FROM stations WHERE code = %s"
 RAW_SERIES = """
 SELECT ts, value, (flags & 1) = 1 FROM observations
@@ -68,8 +70,12 @@ WHERE station_id = %(sid)s AND metric_id = %(mid)s AND drill_id = %(drill)s
   AND ts >= %(start)s AND ts < %(end)s
 ORDER BY ts LIMIT %(limit)s
 """
+# A reading at ts is the amount in the interval ending at ts, so it belongs to the bucket (end - bucket, end]:
+# a reading exactly on a boundary closes the bucket that ends there. Timestamps have microsecond
+# resolution, so stepping back one microsecond before binning turns date_bin's [start, end) into that.
 SUMMED_SERIES = """
-SELECT date_bin(%(bucket)s, ts, %(origin)s) + %(bucket)s AS bucket_end, sum(value), count(*)
+SELECT date_bin(%(bucket)s, ts - interval '1 microsecond', %(origin)s) + %(bucket)s AS bucket_end,
+       sum(value), count(*)
 FROM observations
 WHERE station_id = %(sid)s AND metric_id = %(mid)s AND drill_id = %(drill)s
   AND ts > %(start)s AND ts <= %(end)s
@@ -115,7 +121,7 @@ class Series:
 
 def series(conn: psycopg.Connection, query: SeriesQuery, *, origin: datetime) -> Series:
     """Readings of one station and metric; ``origin`` aligns buckets (local midnight)."""
-    row = conn.execute(STATION_BY_CODE, (query.code,)).fetchone()
+    row = conn.execute(STATION_BY_CODE, (query.code,)).fetchone() if STATION_CODE.fullmatch(query.code) else None
     if row is None:
         raise UnknownStation(f"no station with code {query.code!r}")
     station_id, kind = row
