@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -15,5 +16,7 @@ def setup_logging(level: str | None = None) -> None:
         logging.basicConfig(level=chosen, format=FORMAT)
     root.setLevel(chosen)
     # Per-request and per-message chatter of the libraries is not for operators.
-    for noisy in ("uvicorn.access", "httpx", "psycopg.pool"):
+    for noisy in ("uvicorn.access", "httpx", "psycopg.pool", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns and uses /tmp.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

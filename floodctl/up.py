@@ -100,6 +100,8 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as sock:
+        # As the broker will: a connection lingering in TIME_WAIT does not make the port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
             return True

@@ -64,6 +64,7 @@ class IngestWorker:
         self._connected = threading.Event()
         self._rechecked: dict[Any, float] = {}
         self.store: IngestStore | None = None
+        self.committed_messages = 0     # this worker's own count (tests, diagnostics)
         self.client: FastClient | None = None
 
     # --- MQTT side (paho's thread) -------------------------------------------------------
@@ -309,6 +310,7 @@ class IngestWorker:
         if not self._write(items):
             return False
         self._ack(items)
+        self.committed_messages += len(items)
         return True
 
     def _maintain(self) -> None:
