@@ -11,7 +11,8 @@ from pathlib import Path
 from gis_data import loader
 
 
-def floodctl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def floodctl(*args: str, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLOOD_")}
     return subprocess.run([sys.executable, "-m", "floodctl", *args], capture_output=True, text=True,
                           env={**base, **(env or {}), "COLUMNS": "200"}, cwd=cwd, timeout=120)

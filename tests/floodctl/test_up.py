@@ -54,7 +54,8 @@ def test_up_serves_the_api_ingests_and_stops_cleanly_on_ctrl_c() -> None:
         deadline = time.monotonic() + 10
         points: list = []
         while time.monotonic() < deadline and not points:
-            points = httpx.get(f"{base}/api/v1/stations/{code}/series", params={"metric": "water_level"}).json()["points"]
+            series = httpx.get(f"{base}/api/v1/stations/{code}/series", params={"metric": "water_level"})
+            points = series.json()["points"]
             time.sleep(0.1)
         assert points and points[-1][1] == 2.34
     finally:
