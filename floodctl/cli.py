@@ -137,10 +137,7 @@ def gis_validate(path: Path | None) -> None:
     from gis_data import loader
 
     towns_path, stations_path = _layer_paths(path)
-    towns = loader.read_geojson(towns_path)
-    problems = loader.validate_towns(towns)
-    if not problems:
-        problems = loader.validate_stations(loader.read_geojson(stations_path), towns)
+    problems = loader.validate_files(towns_path, stations_path)
     if problems:
         raise ValidationFailed(f"{len(problems)} problem(s) in {stations_path.parent}", details=problems)
     console.print(f"ok: {towns_path.name} and {stations_path.name} are valid")
@@ -155,10 +152,8 @@ def gis_load(path: Path | None) -> None:
     from gis_data import loader
 
     towns_path, stations_path = _layer_paths(path)
-    towns = loader.read_geojson(towns_path)
-    stations = loader.read_geojson(stations_path)
     with database.connect(database_url(_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
-        counts = loader.load(conn, towns, stations)
+        counts = loader.load_files(conn, towns_path, stations_path)
     console.print("loaded " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

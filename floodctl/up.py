@@ -33,8 +33,7 @@ def _load_sample_if_empty(dsn: str, console: Console) -> None:
         if count:
             console.print(f"  station registry: {count} stations (kept)")
             return
-        counts = loader.load(conn, loader.read_geojson(loader.DEFAULT_TOWNS),
-                             loader.read_geojson(loader.DEFAULT_STATIONS))
+        counts = loader.load_files(conn)
     console.print(f"  station registry: loaded the sample county ({counts['stations']} stations, "
                   f"{counts['towns']} towns; schematic, for drills)")
 

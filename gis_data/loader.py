@@ -43,6 +43,8 @@ __all__ = [
     "load",
     "load_files",
     "read_geojson",
+    "validate_files",
+    "validate_layers",
     "validate_stations",
     "validate_towns",
 ]
@@ -535,6 +537,23 @@ def station_row(feature: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def validate_layers(
+    towns_fc: Any, stations_fc: Any, *, towns_source: str = "towns.geojson",
+    stations_source: str = "stations.geojson",
+) -> list[str]:
+    """Every problem of both layers (stations are checked against the towns as given)."""
+    return validate_towns(towns_fc, source=towns_source) + validate_stations(
+        stations_fc, towns_fc, source=stations_source, towns_source=towns_source
+    )
+
+
+def validate_files(towns_path: str | Path = DEFAULT_TOWNS, stations_path: str | Path = DEFAULT_STATIONS) -> list[str]:
+    """``read_geojson`` both files (raising on unreadable ones) and ``validate_layers`` them."""
+    towns_path, stations_path = Path(towns_path), Path(stations_path)
+    return validate_layers(read_geojson(towns_path), read_geojson(stations_path),
+                           towns_source=towns_path.name, stations_source=stations_path.name)
+
+
 def load(
     conn: psycopg.Connection[Any],
     towns_fc: dict[str, Any],
@@ -552,9 +571,7 @@ def load(
     import psycopg
     from psycopg.types.json import Jsonb
 
-    problems = validate_towns(towns_fc, source=towns_source) + validate_stations(
-        stations_fc, towns_fc, source=stations_source, towns_source=towns_source
-    )
+    problems = validate_layers(towns_fc, stations_fc, towns_source=towns_source, stations_source=stations_source)
     if problems:
         raise ValidationFailed(
             f"the GIS data has {len(problems)} problem(s); nothing was loaded", details=problems

@@ -85,6 +85,11 @@ class IngestProcess:
             time.sleep(0.05)
         raise AssertionError("ingest did not connect")
 
+    def metrics(self) -> dict[str, float]:
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                if line and not line.startswith("#") and "{" not in line}
+
     def kill9(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -118,6 +123,14 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url
         assert observation_count(db) == len(messages)
         distinct = db.execute("SELECT count(DISTINCT (station_id, ts)) FROM observations").fetchone()[0]
         assert distinct == len(messages)
+        metrics = ingest.metrics()
+        received, committed = (metrics[f"floodctl_ingest_messages_{k}_total"] for k in ("received", "committed"))
+        assert received >= committed > 0
+        # The restarted worker stored exactly what the killed one had not committed; what it had
+        # committed but not yet acknowledged came back and counted as duplicates.
+        assert metrics["floodctl_ingest_rows_inserted_total"] == len(messages) - at_kill
+        assert metrics["floodctl_ingest_batch_seconds_count"] > 0
+        assert "floodctl_ingest_queue_depth" in metrics
     finally:
         assert ingest.stop() == 0, "a clean stop exits 0"
 
