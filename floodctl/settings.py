@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from floodctl.errors import ConfigError
 
-PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "dev-insecure-secret", "secret"}
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "change_me", "dev-insecure-secret", "secret", "placeholder"}
+MIN_SECRET_LENGTH = 32
 DEV_SECRET_KEY = "dev-insecure-secret"
 
 
@@ -86,8 +87,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:
         if self.environment == "production":
-            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
-                raise ValueError("FLOOD_SECRET_KEY is a placeholder; set a real secret in production")
+            secret = self.secret_key.get_secret_value().strip()
+            if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(f"FLOOD_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
+                                 "set a real secret in production (e.g. `openssl rand -hex 32`)")
             if self.database_url is None:
                 raise ValueError("FLOOD_DATABASE_URL must be set in production")
             if self.mqtt_url is None:

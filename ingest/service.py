@@ -30,12 +30,12 @@ def _serve_metrics(settings: Settings, index: int) -> None:
 
 
 def run_worker(settings: Settings, index: int, *, database_url: str, mqtt_url: str,
-               shared: bool, protocol: str) -> None:
+               shared: bool, protocol: str, retire: bool = False) -> None:
     """One worker in this process; returns after SIGINT/SIGTERM once its batch is committed."""
     from ingest.worker import IngestWorker
 
     worker = IngestWorker(settings, index=index, database_url=database_url, mqtt_url=mqtt_url,
-                          shared=shared, protocol=protocol)
+                          shared=shared, protocol=protocol, retire=retire)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         worker.stop_event.set()

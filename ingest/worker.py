@@ -40,13 +40,14 @@ REGISTRY_RECHECK_S = 5.0       # how often an unknown station/drill code is look
 MAINTAIN_EVERY_S = 3600.0
 DB_RETRY_MAX_S = 10.0
 STOP_GRACE_S = 10.0            # on stop, how long to keep retrying an uncommitted batch
+RETIRE_IDLE_S = 3.0            # retiring: no message for this long means the session is drained
 
 Item = tuple[str, bytes, int, int]     # topic, payload, mid (0 for QoS 0), connection epoch
 
 
 class IngestWorker:
     def __init__(self, settings: Settings, *, index: int, database_url: str, mqtt_url: str,
-                 shared: bool = True, protocol: str | None = None) -> None:
+                 shared: bool = True, protocol: str | None = None, retire: bool = False) -> None:
         self.settings = settings
         self.index = index
         self.database_url = database_url
@@ -65,6 +66,8 @@ class IngestWorker:
         self._rechecked: dict[Any, float] = {}
         self.store: IngestStore | None = None
         self.committed_messages = 0     # this worker's own count (tests, diagnostics)
+        # Retiring: leave the share group, drain what the session holds, then end the session.
+        self.retire = retire
         self.client: FastClient | None = None
 
     # --- MQTT side (paho's thread) -------------------------------------------------------
@@ -75,7 +78,11 @@ class IngestWorker:
             log.warning("worker %d: broker refused the connection: %s", self.index, reason)
             return
         self._epoch += 1
-        client.subscribe(self.topic, qos=1)
+        if self.retire:
+            # Already-queued messages still arrive after UNSUBSCRIBE; new ones go to the others.
+            client.unsubscribe(self.topic)
+        else:
+            client.subscribe(self.topic, qos=1)
         log.info("worker %d: connected to the broker (session present: %s)", self.index,
                  getattr(flags, "session_present", "?"))
 
@@ -86,6 +93,10 @@ class IngestWorker:
             return
         self._connected.set()
         telemetry.CONNECTED.set(1)
+
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                        properties: Any) -> None:
+        self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
@@ -111,6 +122,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         connect_async(client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s,
                       protocol=self.protocol, properties=props)
@@ -287,10 +299,17 @@ class IngestWorker:
         self.client = self._start_mqtt()
         log.info("worker %d: %d stations; subscribing to %s as %s", self.index,
                  len(registry.stations), self.topic, self.client_id)
+        idle_since = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 items = self._take()
                 if items and not self._commit_and_ack(items):
+                    break
+                if items or not self._connected.is_set():
+                    idle_since = time.monotonic()
+                elif self.retire and time.monotonic() - idle_since > RETIRE_IDLE_S:
+                    log.info("worker %d: session drained (%d messages); ending it", self.index,
+                             self.committed_messages)
                     break
                 if self.index == 0 and time.monotonic() - last_maintained > MAINTAIN_EVERY_S:
                     self._maintain()
@@ -325,9 +344,27 @@ class IngestWorker:
         if self.client is not None:
             self.client.disconnect()
             self.client.loop_stop()
+            if self.retire and not self.stop_event.is_set():
+                self._end_session()
         if self.store is not None:
             self.store.close()
         log.info("worker %d: stopped", self.index)
+
+    def _end_session(self) -> None:
+        """Connect once with a clean session under this client id: the broker deletes the old one
+        (drained and no longer subscribed, so nothing is lost)."""
+        client, props = make_client(self.mqtt_url, self.client_id, protocol=self.protocol, persistent=False)
+        done = threading.Event()
+        client.on_connect = lambda *args: done.set()
+        connect_async(client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s,
+                      protocol=self.protocol, properties=props, persistent=False)
+        client.loop_start()
+        if done.wait(10):
+            log.info("worker %d: session %s ended; index retired", self.index, self.client_id)
+        else:
+            log.warning("worker %d: could not end session %s", self.index, self.client_id)
+        client.disconnect()
+        client.loop_stop()
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Wait until connected and subscribed."""

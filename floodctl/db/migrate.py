@@ -59,10 +59,14 @@ def available_migrations(storage: StorageMode, directory: Path = MIGRATIONS_DIR)
 
 
 def timescaledb_available(conn: psycopg.Connection) -> bool:
-    """True when the extension is installed on the server and preloaded (it must be)."""
+    """True when the extension is installed on the server and preloaded (it must be).
+
+    A preloaded TimescaleDB registers its ``timescaledb.*`` settings, which any role may see in
+    ``pg_settings``; ``shared_preload_libraries`` itself needs superuser or pg_read_all_settings.
+    """
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        " current_setting('shared_preload_libraries') LIKE '%timescaledb%'"
+        " EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'timescaledb.%')"
     ).fetchone()
     return bool(row and row[0] and row[1])
 

@@ -78,3 +78,24 @@ def test_db_status_and_gis_load_against_a_real_database(tmp_path: Path, pg_clust
     loaded = floodctl("gis", "load", env=env, cwd=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     assert "stations: 162" in loaded.stdout
+
+
+def test_production_refuses_placeholders_whatever_their_case(tmp_path: Path) -> None:
+    for secret in ("CHANGE-ME", " change-me ", "short-but-real"):
+        done = floodctl("config", "show", cwd=tmp_path, env={
+            "FLOOD_ENVIRONMENT": "production", "FLOOD_SECRET_KEY": secret,
+            "FLOOD_DATABASE_URL": "postgresql://x@127.0.0.1/x", "FLOOD_MQTT_URL": "mqtt://127.0.0.1:1883"})
+        assert done.returncode == 1 and "FLOOD_SECRET_KEY" in done.stderr, secret
+
+
+def test_migrate_and_status_work_for_a_role_that_is_not_superuser(tmp_path: Path, pg_cluster) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE ROLE flood_app LOGIN")
+        conn.execute("CREATE DATABASE app_db OWNER flood_app")
+    url = f"postgresql://flood_app@127.0.0.1:{pg_cluster.port}/app_db"
+    migrated = floodctl("db", "migrate", env={"FLOOD_DATABASE_URL": url}, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    shown = floodctl("db", "status", env={"FLOOD_DATABASE_URL": url}, cwd=tmp_path)
+    assert shown.returncode == 0 and "storage: native" in shown.stdout, shown.stderr

@@ -179,3 +179,30 @@ def test_backfill_creates_missing_day_partitions(db, broker, start_worker, late_
         pub.publish(f"flood/v1/{code}/obs", f'{{"ts": "{day.isoformat()}", "values": {{"rainfall": 3}}}}')
     assert wait_count(db, 1) == 1
     assert db.execute("SELECT to_regclass(%s)", (part,)).fetchone()[0] is not None
+
+
+def test_retiring_a_worker_index_drains_its_share_and_leaves_the_group(db, broker, start_worker, settings,
+                                                                       database_url) -> None:
+    from ingest.worker import IngestWorker
+
+    first, second = start_worker(index=0), start_worker(index=1)
+    second.stop_event.set()                       # index 1 goes away; its session stays in the group
+    time.sleep(1.0)
+    messages = stream(db, 4_000)
+    publish_in_background(broker.url, messages[:2_000]).join(60)
+    time.sleep(1.0)
+    held_back = observation_count(db)
+    assert held_back < 2_000, "the offline session of index 1 holds its share"
+    retiring = IngestWorker(settings, index=1, database_url=database_url, mqtt_url=broker.url,
+                            protocol=settings.ingest_mqtt_protocol, retire=True)
+    runner = threading.Thread(target=retiring.run, daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "a retiring worker stops by itself once its session is drained"
+    assert retiring.committed_messages == 2_000 - held_back
+    assert wait_count(db, 2_000) == 2_000
+    # Index 1 is no longer a member: everything published now reaches index 0.
+    before = first.committed_messages
+    publish_in_background(broker.url, messages[2_000:]).join(60)
+    assert wait_count(db, 4_000) == 4_000
+    assert first.committed_messages - before == 2_000
