@@ -1,13 +1,15 @@
-"""One ingest worker: MQTT (QoS 1, persistent session) -> bounded queue -> batched COPY -> ack.
+"""One ingest worker: MQTT (QoS 1, persistent session) -> bounded inbox -> batched COPY -> ack.
 
-    paho network thread             writer (main) thread
-    on_message ──put──> queue ──take batch (size or time)──> decode ──> one transaction ──> ack
+    paho network thread               writer (main) thread
+    on_message ──append──> inbox ──take batch (size or time)──> decode ──> one transaction ──> ack
 
 A message is acknowledged to the broker only after its rows are committed, so a crash at any
 moment loses nothing (the broker redelivers; duplicates are no-ops in the store). Memory is
-bounded: the MQTT 5 receive-maximum caps the unacknowledged messages the broker sends us, and the
-queue blocks paho's thread beyond that (3.1.1 brokers). A database outage stops the acks, the
-broker keeps the backlog, and writing resumes when the database returns.
+bounded: the broker's in-flight window (Mosquitto ``max_inflight_messages`` for 3.1.1, the
+receive-maximum we announce for MQTT 5) caps the unacknowledged messages it sends us, and beyond
+``FLOOD_INGEST_RECEIVE_MAX`` paho's thread stops reading. A database outage stops the acks, the
+broker keeps the backlog, and writing resumes when the database returns. ``retire=True`` takes
+the worker's index out of the share group without losing what its session holds.
 
 Tuning values are settings (``FLOOD_INGEST_*``): batch rows, flush interval, receive-maximum.
 """
