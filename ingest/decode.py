@@ -3,7 +3,8 @@
 Topic ``flood/v1/{station}/{kind}``; the kind picks the parser (``obs``, ``video``, ``status``,
 one module each). What is checked here is common to all kinds: topic shape, UTF-8 JSON object,
 known station, known drill, and timestamps (offset required, at most ``future_tolerance_s`` ahead;
-older than ``late_after_s`` when received means late, flagged not refused).
+older than ``late_after_s`` when received means late, flagged not refused — for a drill, older than
+that behind the newest reading of the same drill, since a replay runs on storm time).
 
 A message with some good and some bad readings keeps the good ones and dead-letters the rest
 (one dead letter per message, listing every problem).
@@ -52,6 +53,7 @@ class Context:
     late_after_s: float
     future_tolerance_s: float
     problems: list[Reject]
+    drill_clocks: dict[int, float]   # drill id -> newest reading time seen (a drill's "now")
 
 
 def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, bool]:
@@ -68,6 +70,11 @@ def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, boo
     if epoch - ctx.now > ctx.future_tolerance_s:
         raise Reject("future_timestamp", f"{where}: {value} is more than "
                      f"{int(ctx.future_tolerance_s)} s in the future")
+    if ctx.drill_id:
+        # A drill replays storm time at its own speed: late means behind the drill's own clock.
+        clock = max(ctx.drill_clocks.get(ctx.drill_id, epoch), epoch)
+        ctx.drill_clocks[ctx.drill_id] = clock
+        return ts, clock - epoch > ctx.late_after_s
     return ts, ctx.now - epoch > ctx.late_after_s
 
 
@@ -104,6 +111,7 @@ class Decoder:
         self.future_tolerance_s = future_tolerance_s
         # Called on a registry miss (a station added since start-up); returns its id or None.
         self.on_unknown_station = on_unknown_station
+        self.drill_clocks: dict[int, float] = {}
 
     def add(self, batch: Batch, topic: str, payload: bytes, now: float) -> None:
         batch.messages += 1
@@ -130,7 +138,8 @@ class Decoder:
             drill_id = doc.get("drill_id", 0)
             if drill_id != 0 and (isinstance(drill_id, bool) or drill_id not in self.registry.drills):
                 raise Reject("unknown_drill", f"drill_id {drill_id!r} is not a registered drill")
-            ctx = Context(station_id, drill_id, now, self.late_after_s, self.future_tolerance_s, [])
+            ctx = Context(station_id, drill_id, now, self.late_after_s, self.future_tolerance_s, [],
+                          self.drill_clocks)
             parser(ctx, doc, batch)
         except Reject as reject:
             batch.dead.append(DeadLetter(topic, payload, reject.reason, reject.detail))

@@ -81,3 +81,18 @@ def test_batch_day_numbers_cover_every_row() -> None:
     ts = datetime.now(UTC) - timedelta(days=3)
     batch = decode("flood/v1/63000001/obs", f'{{"ts": "{ts.isoformat()}", "values": {{"rainfall": 1}}}}'.encode())
     assert batch.obs_days == {int(ts.timestamp()) // 86400}
+
+
+def test_drill_lateness_follows_the_drills_own_clock() -> None:
+    d = decoder()
+    storm = datetime(2021, 7, 25, 4, 0, tzinfo=UTC)
+
+    def flags(ts: datetime) -> int:
+        batch = Batch()
+        d.add(batch, "flood/v1/63000001/obs",
+              f'{{"ts": "{ts.isoformat()}", "values": {{"rainfall": 1}}, "drill_id": 3}}'.encode(), NOW)
+        return batch.obs[0][4]
+
+    assert flags(storm) == 0, "a replayed storm reading is not late just for being from 2021"
+    assert flags(storm + timedelta(hours=2)) == 0
+    assert flags(storm + timedelta(minutes=30)) == FLAG_LATE, "90 minutes behind the drill's clock"
