@@ -53,6 +53,8 @@ class Track:
         if len(self.fixes) < 2:
             raise ValueError(f"track {self.name!r} needs at least two fixes")
         fixes = tuple(sorted((_utc(f) for f in self.fixes), key=lambda f: f.time))
+        if any(a.time == b.time for a, b in zip(fixes, fixes[1:], strict=False)):
+            raise ValueError(f"track {self.name!r} has two fixes at the same time")
         object.__setattr__(self, "fixes", fixes)
 
     @property
