@@ -113,17 +113,6 @@ def db_status() -> None:
 
 # --- gis -------------------------------------------------------------------------------------
 
-def _layer_paths(path: Path | None) -> tuple[Path, Path]:
-    from gis_data import loader
-
-    if path is None:
-        return loader.DEFAULT_TOWNS, loader.DEFAULT_STATIONS
-    if path.is_dir():
-        return path / "towns.geojson", path / "stations.geojson"
-    towns = path.parent / "towns.geojson"
-    return (towns if towns.exists() else loader.DEFAULT_TOWNS), path
-
-
 @main.group(cls=FloodGroup)
 def gis() -> None:
     """The county's spatial layers (towns, stations)."""
@@ -132,28 +121,29 @@ def gis() -> None:
 @gis.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def gis_validate(path: Path | None) -> None:
-    """Check layers (default: the packaged sample). PATH: a folder or a stations.geojson."""
+    """Check layers (default: the packaged sample). PATH: a folder of layer files, or one file."""
     from floodctl.errors import ValidationFailed
     from gis_data import loader
 
-    towns_path, stations_path = _layer_paths(path)
-    problems = loader.validate_files(towns_path, stations_path)
+    where = path or loader.DEFAULT_DIR
+    problems = loader.validate_directory(where)
     if problems:
-        raise ValidationFailed(f"{len(problems)} problem(s) in {stations_path.parent}", details=problems)
-    console.print(f"ok: {towns_path.name} and {stations_path.name} are valid")
+        raise ValidationFailed(f"{len(problems)} problem(s) in {where}", details=problems)
+    console.print(f"ok: the layers in {where} are valid")
 
 
 @gis.command("load")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def gis_load(path: Path | None) -> None:
-    """Validate and load layers into the database (default: the packaged sample)."""
+    """Validate and load layers into the database (default: the packaged sample).
+
+    PATH: a folder of layer files, or one file, which replaces only that layer."""
     from floodctl import db as database
     from floodctl.embedded import database_url
     from gis_data import loader
 
-    towns_path, stations_path = _layer_paths(path)
     with database.connect(database_url(_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
-        counts = loader.load_files(conn, towns_path, stations_path)
+        counts = loader.load_layers(conn, path or loader.DEFAULT_DIR)
     console.print("loaded " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -212,11 +202,105 @@ def serve(host: str | None, port: int | None) -> None:
 # --- up --------------------------------------------------------------------------------------
 
 @main.command()
-def up() -> None:
-    """Everything on one machine: database, broker, ingest and API (Ctrl-C stops it all)."""
+@click.option("--drill", "drill_scenario", default="in-fa-2106", show_default=True,
+              help="typhoon drill to replay once ingest is up (see drill list)")
+@click.option("--speed", default="600", show_default=True, help="drill speed: storm seconds per second, or max")
+@click.option("--no-drill", is_flag=True, help="start without a drill")
+def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
+    """Everything on one machine: database, broker, ingest, API and a drill (Ctrl-C stops it all)."""
     from floodctl.up import run_up
+    from simulators.scenarios import SCENARIOS
 
-    run_up(_settings(), console)
+    if not no_drill and drill_scenario not in SCENARIOS:
+        raise FloodError(f"unknown scenario {drill_scenario!r}; one of: {', '.join(SCENARIOS)}")
+    _speed(speed)
+    run_up(_settings(), console, drill=None if no_drill else drill_scenario, speed=speed)
+
+
+# --- drill ---------------------------------------------------------------------------------
+
+@main.group(cls=FloodGroup)
+def drill() -> None:
+    """Typhoon drills (演练): replay a storm over the county through the real pipeline."""
+
+
+@drill.command("list")
+def drill_list() -> None:
+    """Scenarios and fault profiles."""
+    from simulators.faults import PROFILES
+    from simulators.scenarios import SCENARIOS
+
+    table = Table("scenario", "名称", "title", "landfall (CST)", title="drill scenarios")
+    for sc in SCENARIOS.values():
+        table.add_row(sc.name, sc.title_zh, sc.title_en, f"{sc.landfall:%Y-%m-%d %H:%M}" if sc.landfall else "")
+    console.print(table)
+    faults = Table("fault profile", "what", title="--faults")
+    for profile in PROFILES.values():
+        faults.add_row(profile.name, profile.description)
+    console.print(faults)
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise FloodError(f"--speed must be a positive number (storm seconds per second) or max, not {text!r}")
+    return value
+
+
+@drill.command("run")
+@click.argument("scenario")
+@click.option("--speed", default="600", show_default=True,
+              help="storm seconds per real second (600: ten minutes a second), or max")
+@click.option("--seed", type=int, default=0, show_default=True, help="same seed, same readings")
+@click.option("--faults", "fault_profile", default="none", show_default=True,
+              help="telemetry faults: none, realistic, harsh (see drill list)")
+def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
+    """Simulate SCENARIO over the county and publish it, tagged with a new drill id."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from floodctl import db as database
+    from floodctl.embedded import database_url, mqtt_target
+    from simulators import drill as drills
+    from simulators.faults import PROFILES
+    from simulators.publisher import Publisher
+    from simulators.scenarios import SCENARIOS
+
+    pace = _speed(speed)
+    if scenario not in SCENARIOS:
+        raise FloodError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
+    if fault_profile not in PROFILES:
+        raise FloodError(f"unknown fault profile {fault_profile!r}; one of: {', '.join(PROFILES)}")
+    settings = _settings()
+    target = mqtt_target(settings)
+    # Autocommit: the drill row must be visible to ingest before the first message arrives.
+    with database.connect(database_url(settings), wait_s=database.WAIT_FOR_DB_S, autocommit=True) as conn:
+        with console.status(f"simulating {scenario} over the county…"):
+            plan = drills.plan_drill(scenario, drills.stations_collection(conn), seed=seed, faults=fault_profile)
+        drill_id = drills.register_drill(conn, scenario, f"{scenario} (seed {seed}, faults {fault_profile})")
+        console.print(f"drill {drill_id}: {scenario}, {len(plan.messages):,} messages "
+                      f"({plan.readings:,} readings) from {drills.utc(plan.times[0]):%Y-%m-%d %H:%M} to "
+                      f"{drills.utc(plan.times[-1]):%Y-%m-%d %H:%M} UTC, generated in {plan.generate_s:.1f} s")
+        with Publisher(target.url, f"{settings.mqtt_client_prefix}-drill-{drill_id}",
+                       window=drills.PUBLISH_WINDOW, protocol=target.protocol) as publisher, Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console) as progress:
+            task = progress.add_task("", total=len(plan.messages))
+
+            def show(storm_time: float, done: int) -> None:
+                fix = plan.track.at(drills.utc(storm_time))
+                progress.update(task, completed=done, description=(
+                    f"{drills.utc(storm_time).astimezone(drills.CST):%m-%d %H:%M} CST  "
+                    f"{fix.lat:.1f}N {fix.lon:.1f}E  {fix.pressure_hpa:.0f} hPa {fix.wind_ms:.0f} m/s"))
+
+            publish_s = drills.publish_messages(publisher, plan.messages, drill_id, speed=pace, on_progress=show)
+        drills.end_drill(conn, drill_id)
+    console.print(f"drill {drill_id} published {len(plan.messages):,} messages in {publish_s:.1f} s "
+                  f"({len(plan.messages) / max(publish_s, 1e-9):,.0f} msg/s); query it with ?drill={drill_id}")
 
 
 # --- bench -----------------------------------------------------------------------------------

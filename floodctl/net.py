@@ -21,3 +21,17 @@ def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> bool:
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def scrape_metric(port: int, name: str, host: str = "127.0.0.1") -> float | None:
+    """The value of an unlabelled Prometheus metric served on ``host:port``, or None if unreachable."""
+    import httpx
+
+    try:
+        text = httpx.get(f"http://{host}:{port}/metrics", timeout=1).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None

@@ -34,6 +34,8 @@ class Child:
     failures: int = 0
     restart_at: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    oneshot: bool = False              # runs once (a drill): not restarted when it ends
+    ready: Callable[[], bool] | None = None   # gate: started only once this says yes
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -64,7 +66,8 @@ class Supervisor:
 
     def start_all(self) -> None:
         for child in self.children:
-            child.start()
+            if child.ready is None:
+                child.start()
 
     def run(self) -> None:
         """Watch until stopped; then stop every child. Call start_all() first."""
@@ -79,12 +82,21 @@ class Supervisor:
     def _watch(self) -> None:
         now = time.monotonic()
         for child in self.children:
+            if child.process is None:
+                if child.ready is not None and child.ready():
+                    child.start()
+                continue
             if child.restart_at is not None:
                 if now >= child.restart_at:
                     child.restart_at = None
                     child.start()
                 continue
-            if child.alive() or child.process is None:
+            if child.alive():
+                continue
+            if child.oneshot:
+                if child.extra.get("reported") is None:
+                    log.info("%s finished (exit code %s)", child.name, child.process.returncode)
+                    child.extra["reported"] = True
                 continue
             if now - child.started_at > HEALTHY_AFTER_S:
                 child.failures = 0

@@ -2,13 +2,16 @@
 
 Order: database (FLOOD_DATABASE_URL or the embedded pgserver) -> migrations -> sample county
 (only into an empty registry) -> broker (FLOOD_MQTT_URL or the embedded Mosquitto/amqtt) ->
-children: ingest workers and the API. Stopping runs the other way round, so everything that
+children: ingest workers, the API, and (once ingest is subscribed) a typhoon drill replay, In-Fa
+by default. Stopping runs the other way round, so everything that
 ingest acknowledged is committed before the broker and database go down.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 
 from rich.console import Console
 
@@ -16,12 +19,13 @@ from floodctl import db
 from floodctl.db.migrate import migrate
 from floodctl.embedded import MqttTarget, clear_runtime, database_url, write_runtime
 from floodctl.embedded.broker import BrokerProcess, start_broker
-from floodctl.net import free_port, wait_for_port
+from floodctl.net import free_port, scrape_metric, wait_for_port
 from floodctl.settings import Settings
 from floodctl.supervise import Child, Supervisor
 
 EMBEDDED_MQTT_PORT = 1883
 API_READY_TIMEOUT_S = 60
+NO_METRICS_GRACE_S = 5.0
 
 
 def _load_sample_if_empty(dsn: str, console: Console) -> None:
@@ -33,12 +37,25 @@ def _load_sample_if_empty(dsn: str, console: Console) -> None:
         if count:
             console.print(f"  station registry: {count} stations (kept)")
             return
-        counts = loader.load_files(conn)
+        counts = loader.load_layers(conn)
     console.print(f"  station registry: loaded the sample county ({counts['stations']} stations, "
                   f"{counts['towns']} towns; schematic, for drills)")
 
 
-def run_up(settings: Settings, console: Console) -> None:
+def _ingest_ready(settings: Settings, workers: int) -> Callable[[], bool]:
+    """Gate for the drill: its first messages must find the ingest sessions subscribed."""
+    started = time.monotonic()
+
+    def ready() -> bool:
+        if not settings.ingest_metrics_port:      # no metrics to ask: give ingest a few seconds
+            return time.monotonic() - started > NO_METRICS_GRACE_S
+        return all(scrape_metric(settings.ingest_metrics_port + i, "floodctl_ingest_connected") == 1.0
+                   for i in range(workers))
+
+    return ready
+
+
+def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2106", speed: str = "600") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     console.print("[bold]floodctl up[/] — starting the county flood-control system")
     with console.status("starting the database…"):
@@ -64,11 +81,14 @@ def run_up(settings: Settings, console: Console) -> None:
     env = {"FLOOD_DATABASE_URL": dsn, "FLOOD_MQTT_URL": target.url,
            "FLOOD_MQTT_PROTOCOL": target.protocol}
     python = [sys.executable, "-m", "floodctl"]
-    workers = "2" if target.shared_subscriptions else "1"
+    workers = 2 if target.shared_subscriptions else 1
     children = [
-        Child("ingest", [*python, "ingest", "--workers", workers], env=env),
+        Child("ingest", [*python, "ingest", "--workers", str(workers)], env=env),
         Child("api", [*python, "serve"], env=env),
     ]
+    if drill:
+        children.append(Child("drill", [*python, "drill", "run", drill, "--speed", speed], env=env,
+                              oneshot=True, ready=_ingest_ready(settings, workers)))
     supervisor = Supervisor(children)
     supervisor.install_signal_handlers()
     try:
@@ -78,12 +98,14 @@ def run_up(settings: Settings, console: Console) -> None:
             ready = wait_for_port(settings.http_host, settings.http_port, API_READY_TIMEOUT_S)
         if not ready:
             console.print("[red]the API did not come up; see the log lines above[/]")
+        drill_line = f"{drill} at speed {speed} (its readings: ?drill=<id> on the API)" if drill else "none"
         console.print(
             f"\n[bold green]ready[/]\n"
             f"  API           {base}/api/v1/stations\n"
             f"  API docs      {base}/docs\n"
             f"  health        {base}/healthz     metrics {base}/metrics\n"
             f"  MQTT          {target.url}  (publish flood/v1/<station>/obs)\n"
+            f"  drill         {drill_line}\n"
             f"  logins        none yet: accounts arrive with the auth feature\n"
             f"Press Ctrl-C to stop.\n")
         supervisor.run()

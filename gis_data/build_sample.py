@@ -1,8 +1,12 @@
-"""Generate the SCHEMATIC sample layers of Xiangshan county (象山县): towns and stations.
+"""Generate the SCHEMATIC sample layers of Xiangshan county (象山县): towns, stations and the rest.
 
     python -m gis_data.build_sample [OUT_DIR]      # default: the gis_data package folder
 
-writes ``towns.geojson`` and ``stations.geojson`` (EPSG:4326). The checked-in copies are the output
+writes ``towns.geojson`` and ``stations.geojson`` (EPSG:4326), and from a second random stream (so
+stations never move) ``county``, ``catchments``, ``rivers``, ``reservoirs``, ``seawalls``,
+``villages``, ``shelters``, ``waterlogging``, ``cameras`` (.geojson) and ``roster.json``. Each file's
+``description`` says what it is made from; all of it is schematic, the roster's people are invented
+and its phone numbers lie in 1390000XXXX, a range this project declares fictional. The checked-in copies are the output
 of this script; ``tests/gis_data`` regenerates them and compares bytes, so edit this file and rerun
 it rather than editing the GeoJSON by hand.
 
@@ -34,9 +38,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon
+import shapely.affinity
+from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
+from shapely.ops import nearest_points, substring
 
 SEED = 330225  # any fixed value works; changing it reshuffles every station
 OUT_DIR = Path(__file__).parent
@@ -546,6 +551,10 @@ def geometry_json(geom: BaseGeometry) -> dict[str, Any]:
 
     if isinstance(geom, Point):
         return {"type": "Point", "coordinates": coords(geom.coords)[0]}
+    if isinstance(geom, LineString):
+        return {"type": "LineString", "coordinates": coords(geom.coords)}
+    if isinstance(geom, MultiLineString):
+        return {"type": "MultiLineString", "coordinates": [coords(part.coords) for part in geom.geoms]}
     polygons = [
         [coords(p.exterior.coords)] + [coords(r.coords) for r in p.interiors] for p in polygon_parts(geom)
     ]
@@ -572,14 +581,353 @@ DISCLAIMER = (
 )
 
 
-def build(out_dir: Path = OUT_DIR, seed: int = SEED) -> tuple[Path, Path]:
-    """Write ``towns.geojson`` and ``stations.geojson`` into ``out_dir``; return their paths."""
+# --- the other layers -------------------------------------------------------------------------
+
+# Villages, shelters and the rest come from a second random stream, so that adding a layer never
+# moves a station; they are drawn after the stations and keep their distance from them.
+LAYER_STREAM = 1
+VILLAGE_COUNT = 120
+RIVER_STATION_KM = 1.0  # a river station this close to a river's line is "on" it
+WATERLOGGING_NAMES = (
+    "丹河路与靖南大街交叉口", "天安路下穿通道", "象山港路与新华路交叉口", "丹峰路农贸市场",
+    "来薰路与建设路交叉口", "东谷湖隧道口", "靖南大街汽车站路段", "丹阳路与丹河路口", "新丰路低洼段",
+    "县人民医院急诊通道", "白鹤路与天安路交叉口", "石碶头小区", "城东农贸市场地下车库",
+)  # fmt: skip
+COUNTY_SEAT_TOWNS = ("330225001", "330225002")  # 丹城: 丹西 and 丹东 街道
+# Synthetic people: common surnames and given-name characters, combined at random.
+_FAMILY = "王陈林张李周蒋钱胡吴郑叶史俞朱徐杨黄"
+_GIVEN = "建国海军志强伟明华平丽芳敏静军勇磊洋斌杰涛超红霞燕"
+# Phone numbers of the sample roster: 1390000 + 4 digits, a range this project declares fictional.
+FICTIONAL_PHONE_PREFIX = "1390000"
+ROLE_TITLES = {
+    "primary": {"街道": "街道办事处主任", "镇": "镇长", "乡": "乡长"},
+    "deputy": {"街道": "分管副主任", "镇": "分管副镇长", "乡": "分管副乡长"},
+    "superior": {"街道": "联系县领导", "镇": "联系县领导", "乡": "联系县领导"},
+}
+DESIGN_STANDARDS = ("20年一遇", "50年一遇", "100年一遇")
+
+
+def _to_output(geom: BaseGeometry) -> BaseGeometry:
+    """km plane → lon/lat on the output grid."""
+    return shapely.set_precision(to_deg(geom), GRID_DEG)
+
+
+def _feature(props: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
+    return {"type": "Feature", "properties": props, "geometry": geometry_json(geom)}
+
+
+class LayerBuilder:
+    """The layers that hang off towns and stations: built from a ``SampleBuilder`` whose stations exist."""
+
+    def __init__(self, base: SampleBuilder, station_features: list[dict[str, Any]], seed: int = SEED) -> None:
+        self.base = base
+        self.rng = np.random.default_rng([seed, LAYER_STREAM])
+        self.stations = [
+            {**f["properties"], "point": to_km(Point(f["geometry"]["coordinates"]))} for f in station_features
+        ]
+        self.placer = Placer(self.rng)
+        self.placer.placed = list(base.placer.placed)  # keep clear of the stations
+        self.lands = base.lands
+        self.cells = base.cells
+        self.rivers = list(dict.fromkeys(t.river for t in TOWNS))  # in town order
+        self.village_points: list[dict[str, Any]] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        return float(self.rng.uniform(low, high))
+
+    def towns_along(self, line: BaseGeometry, min_km: float = 0.1) -> list[str]:
+        """Codes of the towns a line runs through (or along, for a coast line), in town order."""
+        return [t.code for t in TOWNS if self.cells[t.code].buffer(0.05).intersection(line).length > min_km]
+
+    def town_at(self, p: Point) -> str:
+        return next(t.code for t in TOWNS if self.cells[t.code].contains(p))
+
+    # -- county
+
+    def county_features(self) -> list[dict[str, Any]]:
+        boundary = shapely.union_all(self.lands)
+        coast = MultiLineString([land.exterior for land in self.lands])
+        return [
+            _feature({"code": "330225", "name": "象山县", "kind": "boundary",
+                      "area_km2": round(boundary.area, 1)}, shapely.orient_polygons(_to_output(boundary))),
+            _feature({"code": "330225-coast", "name": "象山县海岸线", "kind": "coastline",
+                      "length_km": round(coast.length, 1)}, _to_output(coast)),
+        ]
+
+    # -- water: catchments, rivers, reservoirs
+
+    def catchment_areas(self) -> dict[str, BaseGeometry]:
+        """Voronoi cells of the river and reservoir stations, dissolved by river, per land mass."""
+        gauges = [s for s in self.stations if s["kind"] in ("river", "reservoir")]
+        parts: dict[str, list[BaseGeometry]] = {r: [] for r in self.rivers}
+        for land in self.lands:
+            here = [s for s in gauges if land.contains(s["point"])]
+            if not here:  # no gauge on this land: it drains with the town whose seat is on it
+                seat = next(t for t in TOWNS if land.contains(seat_km(t)))
+                parts[seat.river].append(land)
+                continue
+            if len(here) == 1:
+                parts[here[0]["river"]].append(land)
+                continue
+            regions = shapely.voronoi_polygons(MultiPoint([s["point"] for s in here]), extend_to=land)
+            for region in regions.geoms:
+                (owner,) = [s for s in here if region.contains(s["point"])]
+                parts[owner["river"]].append(region.intersection(land))
+        return {r: shapely.union_all(p) for r, p in parts.items() if p}
+
+    def river_line(self, river: str) -> LineString:
+        """From the gauge farthest from the sea, through the river's gauges, to the nearest shore."""
+        mine = [s for s in self.stations if s.get("river") == river and s["kind"] in ("river", "reservoir")]
+        coast = self.base.coast_all
+        source = max(mine, key=lambda s: self.base.coast_km(s["point"]))
+        left = [s for s in mine if s["kind"] == "river" and s is not source]
+        path = [source["point"]]
+        while left:  # nearest neighbour, downstream
+            nxt = min(left, key=lambda s: s["point"].distance(path[-1]))
+            left.remove(nxt)
+            path.append(nxt["point"])
+        path.append(nearest_points(coast, path[-1])[0])
+        if len(path) == 2 and path[0].distance(path[1]) < 0.3:  # a gauge at the mouth: draw a short reach
+            path.insert(0, Point(path[0].x + 0.8, path[0].y + 0.8))
+        return LineString([(p.x, p.y) for p in path])
+
+    def water_features(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(rivers, catchments)."""
+        areas = self.catchment_areas()
+        rivers, catchments = [], []
+        for i, river in enumerate(self.rivers, start=1):
+            line = self.river_line(river)
+            area = areas[river]
+            on_it = [
+                s["code"] for s in self.stations
+                if s["kind"] == "river" and s.get("river") == river
+                and s["point"].distance(line) <= RIVER_STATION_KM
+            ]
+            basin = next(t.basin for t in TOWNS if t.river == river)
+            code = f"HL{i:02d}"
+            rivers.append(_feature({
+                "code": code, "name": river, "catchment": f"LY{i:02d}", "basin": basin,
+                "length_km": round(line.length, 2), "catchment_km2": round(area.area, 1),
+                "towns": self.towns_along(line, 0.05), "stations": on_it,
+            }, _to_output(line)))
+            geom = shapely.orient_polygons(_to_output(area))
+            catchments.append(_feature({
+                "code": f"LY{i:02d}", "name": f"{river}流域", "river": code, "basin": basin,
+                "area_km2": round(area.area, 1),
+            }, geom))
+        return rivers, catchments
+
+    def reservoir_features(self) -> list[dict[str, Any]]:
+        features = []
+        for s in self.stations:
+            if s["kind"] != "reservoir":
+                continue
+            dam: Point = s["point"]
+            capacity = float(s["capacity_1e6m3"])
+            depth = self.uniform(8.0, 14.0) + 3.0 * math.log1p(capacity)
+            pool_km2 = capacity / depth  # 1e6 m³ / m = km²
+            a = math.sqrt(pool_km2 / math.pi * 2.0)  # semi-axes a × a/2 give the pool's area
+            shore = nearest_points(self.base.coast_all, dam)[0]
+            dx, dy = dam.x - shore.x, dam.y - shore.y
+            norm = math.hypot(dx, dy) or 1.0
+            ux, uy = dx / norm, dy / norm  # uphill, away from the sea
+            ellipse = shapely.affinity.scale(Point(0, 0).buffer(1.0, 6), a, a / 2)
+            ellipse = shapely.affinity.rotate(ellipse, math.degrees(math.atan2(uy, ux)), origin=(0, 0))
+            pool = shapely.affinity.translate(ellipse, dam.x + ux * a * 0.9, dam.y + uy * a * 0.9)
+            pool = pool.intersection(self.cells[s["town"]].buffer(-0.02))
+            spillway = float(s["spillway_crest"])
+            crest = float(s["dam_crest"])
+            bed = round(spillway - depth, 2)
+            ref = s.get("ckflz") or crest  # 总库容 is the storage at the 校核 flood level
+            exponent = 2.4
+            normal = capacity / ((ref - bed) / (spillway - bed)) ** exponent
+            levels = sorted({bed, *(round(bed + (crest - bed) * k / 8, 2) for k in range(1, 9)), round(spillway, 2)})
+            curve = [[h, round(normal * ((h - bed) / (spillway - bed)) ** exponent, 4)] for h in levels]
+            features.append(_feature({
+                "code": s["code"], "name": s["name"], "station": s["code"], "town": s["town"],
+                "capacity_1e6m3": capacity, "spillway_crest": spillway, "dam_crest": crest,
+                "normal_storage_1e6m3": round(normal, 4), "pool_area_km2": round(pool.area, 3),
+                "storage_curve": curve,
+            }, shapely.orient_polygons(_to_output(pool))))
+        return features
+
+    # -- coast
+
+    def seawall_features(self) -> list[dict[str, Any]]:
+        features = []
+        for t in TOWNS:
+            shore = self.base.coast_of(t.code)
+            if shore.is_empty or shore.length <= 1.0:
+                continue
+            line = max(getattr(shore, "geoms", [shore]), key=lambda g: g.length)
+            count = 1 + (line.length > 8.0) + (line.length > 20.0)
+            slot = line.length / count
+            crests = [s["seawall_crest"] for s in self.stations
+                      if s["kind"] == "tide" and s["town"] == t.code and s.get("seawall_crest")]
+            for k in range(count):
+                length = min(self.uniform(1.5, 5.0), slot * 0.9)
+                start = k * slot + self.uniform(0.0, slot - length)
+                wall = substring(line, start, start + length)
+                crest = (sum(crests) / len(crests) if crests else self.uniform(5.6, 7.2)) + self.uniform(-0.3, 0.3)
+                standard = "50年一遇" if t.kind == "街道" or t.code == "330225100" else (
+                    DESIGN_STANDARDS[int(self.rng.integers(2))])
+                features.append(_feature({
+                    "code": f"HT{self.base.index[t.code]:02d}{k + 1:02d}",
+                    "name": f"{self.base.village()}海塘",
+                    "crest_m": round(crest, 2),
+                    "design_standard": standard,
+                    "length_km": round(wall.length, 2),
+                    "towns": self.towns_along(wall) or [t.code],
+                }, _to_output(wall)))
+        return features
+
+    # -- people and places
+
+    def village_features(self) -> list[dict[str, Any]]:
+        area = {code: cell.area for code, cell in self.cells.items()}
+        counts = apportion(VILLAGE_COUNT, area, minimum=4)
+        features = []
+        for t in TOWNS:
+            for k in range(counts[t.code]):
+                p = self.placer.in_area(self.cells[t.code].buffer(-EDGE_KM))
+                code = f"{t.code}{200 + k + 1:03d}"
+                population = int(round(math.exp(self.uniform(math.log(400), math.log(4200))), -1))
+                coastal = self.base.coast_km(p) < 1.5
+                boards = 1 + (population > 1500) + coastal
+                speakers = 2 + population // 1000 + coastal
+                props = {
+                    "code": code, "name": f"{self.base.village()}村", "town": t.code, "population": population,
+                    "led_boards": [f"LED-{code}-{n}" for n in range(1, boards + 1)],
+                    "speakers": [f"SPK-{code}-{n}" for n in range(1, speakers + 1)],
+                }
+                self.village_points.append({**props, "point": p})
+                features.append(_feature(props, _to_output(p)))
+        return features
+
+    def shelter_features(self) -> list[dict[str, Any]]:
+        features = []
+        for t in TOWNS:
+            cell = self.cells[t.code].buffer(-EDGE_KM)
+            near_seat = cell.intersection(seat_km(t).buffer(1.5))
+            p = self.placer.in_area(near_seat if near_seat.area > 0.05 else cell)
+            n = self.base.index[t.code]
+            features.append(_feature({
+                "code": f"BZ{n:02d}01", "name": f"{t.name}中心避灾安置点", "town": t.code, "village": None,
+                "level": "乡镇", "capacity": int(round(self.uniform(300, 1500), -1)),
+            }, _to_output(p)))
+            villages = sorted((v for v in self.village_points if v["town"] == t.code),
+                              key=lambda v: (-v["population"], v["code"]))[:2]
+            for k, v in enumerate(villages, start=2):
+                near = cell.intersection(v["point"].buffer(0.4))
+                spot = self.placer.in_area(near) if near.area > 0.01 else v["point"]
+                features.append(_feature({
+                    "code": f"BZ{n:02d}{k:02d}", "name": f"{v['name']}文化礼堂避灾安置点", "town": t.code,
+                    "village": v["code"], "level": "村",
+                    "capacity": int(round(min(v["population"] * self.uniform(0.1, 0.25), 400), -1)) + 30,
+                }, _to_output(spot)))
+        return features
+
+    def waterlogging_features(self) -> list[dict[str, Any]]:
+        seat = shapely.union_all([seat_km(self.base.towns[c]).buffer(2.5) for c in COUNTY_SEAT_TOWNS])
+        town = shapely.union_all([self.cells[c].buffer(-EDGE_KM) for c in COUNTY_SEAT_TOWNS])
+        area = seat.intersection(town)
+        features = []
+        for i, name in enumerate(WATERLOGGING_NAMES, start=1):
+            p = self.placer.in_area(area)
+            features.append(_feature({
+                "code": f"YL{i:02d}", "name": name, "town": self.town_at(p),
+                "threshold_mm_h": int(round(self.uniform(25, 55) / 5) * 5),
+            }, _to_output(p)))
+        return features
+
+    def camera_features(self) -> list[dict[str, Any]]:
+        features = []
+        for s in self.stations:
+            if s["kind"] != "camera":
+                continue
+            features.append(_feature({
+                "code": f"CAM-{s['code']}", "camera": "CAM01", "station": s["code"], "name": s["name"],
+                "town": s["town"], "target": s.get("target"),
+                "snapshot_url": f"http://127.0.0.1/cameras/{s['code']}/CAM01.jpg",
+            }, _to_output(s["point"])))
+        return features
+
+    def person(self) -> str:
+        family = _FAMILY[int(self.rng.integers(len(_FAMILY)))]
+        given = "".join(_GIVEN[int(i)] for i in self.rng.integers(len(_GIVEN), size=int(self.rng.integers(1, 3))))
+        return family + given
+
+    def roster(self) -> list[dict[str, Any]]:
+        entries = []
+        for t in TOWNS:
+            n = self.base.index[t.code]
+            entry: dict[str, Any] = {"town": t.code, "town_name": t.name}
+            for k, role in enumerate(("primary", "deputy", "superior"), start=1):
+                entry[role] = {"name": self.person(), "title": ROLE_TITLES[role][t.kind],
+                               "phone": f"{FICTIONAL_PHONE_PREFIX}{n:02d}{k:02d}"}
+            entries.append(entry)
+        return entries
+
+
+SCHEMATIC_SOURCE = "generated by gis_data/build_sample.py from the town seats and the county outline"
+LAYER_HEADERS: dict[str, tuple[str, str]] = {
+    "county": ("象山县县界与海岸线 — 示意 / Xiangshan county boundary and coastline (schematic)",
+               "a hand-drawn outline of the peninsula, 南田岛 and 高塘岛; bays and small islands left out"),
+    "villages": ("行政村（LED屏、高音喇叭）— 示意 / villages with LED boards and loudspeakers (schematic)",
+                 "invented villages with 12-digit codes under their town, population and device ids"),
+    "reservoirs": ("水库（库容曲线）— 示意 / reservoirs with storage curves (schematic)",
+                   "pools drawn upstream of each reservoir station; level–storage curves [level m, 1e6 m³] "
+                   "are a power law through the station's spillway crest and capacity"),
+    "seawalls": ("海塘 — 示意 / seawalls (schematic)",
+                 "stretches of the schematic coast with crest elevation (m, 1985 datum) and design standard"),
+    "rivers": ("河流 — 示意 / rivers and streams (schematic)",
+               "lines through each stream's gauges to the sea; towns and stations computed with shapely"),
+    "catchments": ("流域 — 示意 / catchments (schematic)",
+                   "Voronoi cells of the river and reservoir gauges, dissolved by stream"),
+    "waterlogging": ("城区易涝点 — 示意 / urban waterlogging points (schematic)",
+                     "13 invented points in the county seat (丹城) with a rain intensity threshold in mm/h"),
+    "shelters": ("避灾安置点 — 示意 / emergency shelters (schematic)",
+                 "one town shelter near each seat and village shelters, capacity in people"),
+    "cameras": ("视频监控 — 示意 / cameras (schematic)",
+                "one camera per camera station; snapshot URLs are placeholders on 127.0.0.1"),
+}
+
+
+def _header(layer: str) -> dict[str, Any]:
+    title, what = LAYER_HEADERS[layer]
+    return {"name": title, "description": DISCLAIMER.format(what=f"{what}; source: {SCHEMATIC_SOURCE}")}
+
+
+def write_roster(path: Path, entries: list[dict[str, Any]]) -> None:
+    doc = {
+        "type": "DutyRoster",
+        "name": "乡镇防汛责任人叫应名单 — 示意 / duty roster per town (synthetic people)",
+        "description": DISCLAIMER.format(
+            what="synthetic people (invented names) as primary, deputy and superior of each town; "
+            f"source: {SCHEMATIC_SOURCE}. Phone numbers are FICTIONAL: all lie in {FICTIONAL_PHONE_PREFIX}XXXX, "
+            "a range this project reserves for sample data; they belong to nobody here and must only ever reach "
+            "the stub SMS gateway"
+        ),
+        "fictional": True,
+        "phone_range": f"{FICTIONAL_PHONE_PREFIX}XXXX",
+        "towns": entries,
+    }
+    lines = ["{"]
+    lines += [f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in doc.items() if k != "towns"]
+    lines.append('"towns": [')
+    lines.append(",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in entries))
+    lines += ["]", "}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build_all(out_dir: Path = OUT_DIR, seed: int = SEED) -> dict[str, Path]:
+    """Write every sample layer into ``out_dir``; return {layer name: path}."""
     builder = SampleBuilder(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    towns_path = out_dir / "towns.geojson"
-    stations_path = out_dir / "stations.geojson"
+    paths = {name: out_dir / f"{name}.geojson" for name in ("towns", "stations", *LAYER_HEADERS)}
+    paths["roster"] = out_dir / "roster.json"
     write_collection(
-        towns_path,
+        paths["towns"],
         {
             "name": "象山县乡镇（街道）区划 — 示意 / Xiangshan county towns (schematic)",
             "description": DISCLAIMER.format(
@@ -589,8 +937,9 @@ def build(out_dir: Path = OUT_DIR, seed: int = SEED) -> tuple[Path, Path]:
         },
         builder.town_features(),
     )
+    stations = builder.station_features()
     write_collection(
-        stations_path,
+        paths["stations"],
         {
             "name": "象山县水雨情监测站点 — 示意 / Xiangshan county stations (schematic)",
             "description": DISCLAIMER.format(
@@ -598,16 +947,38 @@ def build(out_dir: Path = OUT_DIR, seed: int = SEED) -> tuple[Path, Path]:
                 "metres, 1985 national height datum"
             ),
         },
-        builder.station_features(),
+        stations,
     )
-    return towns_path, stations_path
+    layers = LayerBuilder(builder, stations, seed)
+    rivers, catchments = layers.water_features()
+    made = {
+        "county": layers.county_features(),
+        "catchments": catchments,
+        "rivers": rivers,
+        "reservoirs": layers.reservoir_features(),
+        "seawalls": layers.seawall_features(),
+        "villages": layers.village_features(),
+        "shelters": layers.shelter_features(),
+        "waterlogging": layers.waterlogging_features(),
+        "cameras": layers.camera_features(),
+    }
+    for name, features in made.items():
+        write_collection(paths[name], _header(name), features)
+    write_roster(paths["roster"], layers.roster())
+    return paths
+
+
+def build(out_dir: Path = OUT_DIR, seed: int = SEED) -> tuple[Path, Path]:
+    """Write every sample layer (see ``build_all``); return the paths of towns and stations."""
+    paths = build_all(out_dir, seed)
+    return paths["towns"], paths["stations"]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", nargs="?", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    for path in build(args.out_dir):
+    for path in build_all(args.out_dir).values():
         print(f"wrote {path}")
 
 

@@ -146,3 +146,86 @@ def faulted(messages: list[Message], profile_name: str, seed: int,
 
 def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+STATION_COLUMNS = (
+    "code", "name", "kind", "town_code", "lon", "lat", "elevation_m", "river", "wrz", "grz", "fsltdz_meiyu",
+    "fsltdz_typhoon", "dsflz", "ckflz", "dam_crest", "tide_blue", "tide_yellow", "tide_orange", "tide_red",
+    "seawall_crest", "properties",
+)
+
+
+def stations_collection(conn: psycopg.Connection) -> dict[str, Any]:
+    """The active stations as a FeatureCollection in the layout of ``gis_data/stations.geojson``."""
+    rows = conn.execute(f"SELECT {', '.join(STATION_COLUMNS)} FROM stations WHERE active ORDER BY code").fetchall()
+    features = []
+    for row in rows:
+        record = dict(zip(STATION_COLUMNS, row, strict=True))
+        extra = record.pop("properties") or {}
+        record["town"] = record.pop("town_code")
+        lon, lat = record.pop("lon"), record.pop("lat")
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": {**extra, **{k: v for k, v in record.items() if v is not None}}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+WINDOW_BEFORE = timedelta(hours=48)    # the replay covers the storm's approach ...
+WINDOW_AFTER = timedelta(hours=24)     # ... and its passage: 72 h around landfall
+
+
+@dataclass(frozen=True, slots=True)
+class DrillPlan:
+    scenario: str
+    track: Track
+    times: np.ndarray              # epoch seconds, 5-min grid
+    messages: list[Message]
+    faults: FaultReport
+    readings: int
+    generate_s: float
+
+
+def plan_drill(scenario_name: str, stations_fc: dict[str, Any], *, seed: int, faults: str,
+               n_times: int | None = None) -> DrillPlan:
+    """Everything a drill will publish, computed up front (deterministic for the seed)."""
+    from simulators import hazard
+    from simulators.scenarios import get_scenario
+
+    started = time.perf_counter()
+    scenario = get_scenario(scenario_name)
+    track = scenario.load()
+    centre = scenario.landfall or track.start
+    times = drill_times(track, max(track.start, centre - WINDOW_BEFORE), min(track.end, centre + WINDOW_AFTER))
+    if n_times is not None:
+        times = times[:n_times]
+    stations = hazard.StationSet.from_geojson(stations_fc, seed=seed)
+    result = hazard.simulate(stations, track, times.astype("datetime64[s]"), seed=seed)
+    metrics = hazard_metrics(result)
+    codes = [str(c) for c in stations.codes]
+    messages = messages_from_arrays(codes, metrics, times)
+    readings = sum(len(m.readings[0][1]) for m in messages)
+    kinds = np.asarray(stations.kinds)
+    cameras = [c for c, k in zip(codes, kinds, strict=True) if k == "camera"]
+    messages += camera_messages(cameras, times, _camera_trigger(codes, kinds, metrics, cameras))
+    messages, report = faulted(messages, faults, seed, times)
+    return DrillPlan(scenario_name, track, times, messages, report, readings, time.perf_counter() - started)
+
+
+def hazard_metrics(result: Any) -> dict[str, np.ndarray]:
+    """The metric arrays of a hazard result (stations × times, NaN where not measured)."""
+    for attribute in ("metrics", "values", "arrays"):
+        found = getattr(result, attribute, None)
+        if isinstance(found, dict):
+            return found
+    if isinstance(result, dict):
+        return result
+    raise TypeError(f"unexpected hazard result {type(result).__name__}")
+
+
+def _camera_trigger(codes: list[str], kinds: np.ndarray, metrics: dict[str, np.ndarray],
+                    cameras: list[str]) -> np.ndarray | None:
+    """Water over the marker when the county's heaviest 5-min rain is intense (a schematic rule)."""
+    rain = metrics.get("rainfall")
+    if rain is None or not cameras:
+        return None
+    heavy = np.nanmax(np.nan_to_num(rain, nan=0.0), axis=0) >= 5.0    # ≥ 60 mm/h somewhere
+    return np.repeat(heavy[None, :], len(cameras), axis=0)

@@ -160,4 +160,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             "aggregate": result.aggregate, "columns": result.columns, "points": result.points,
         })
 
+    from floodctl.api.layers import router as layers_router
+
+    app.include_router(layers_router)
     return app

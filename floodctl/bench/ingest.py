@@ -41,7 +41,7 @@ from floodctl.db.migrate import migrate
 from floodctl.embedded.broker import BrokerProcess, start_broker
 from floodctl.embedded.postgres import LocalCluster
 from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port
+from floodctl.net import free_port, scrape_metric
 
 PUBLISH_WINDOW = 1_000
 POLL_INTERVAL_S = 0.01
@@ -103,16 +103,7 @@ class Workers:
     metrics_ports: list[int]
 
     def scrape(self, client: httpx.Client, name: str) -> float:
-        total = 0.0
-        for port in self.metrics_ports:
-            try:
-                text = client.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
-            except httpx.HTTPError:
-                continue
-            for line in text.splitlines():
-                if line.startswith(name + " "):
-                    total += float(line.split()[1])
-        return total
+        return sum(scrape_metric(port, name) or 0.0 for port in self.metrics_ports)
 
     def wait_connected(self, client: httpx.Client, poll_s: float = 0.05) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

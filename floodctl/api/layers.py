@@ -1,0 +1,33 @@
+"""Spatial layers: ``GET /api/v1/layers`` (what is loaded) and ``GET /api/v1/layers/{name}`` (GeoJSON).
+
+Towns and stations come from their own tables (so they show what ingest and the rules use); every
+other layer is the document stored by ``floodctl gis load`` in the ``layers`` table. The SQL lives in
+``gis_data.loader`` (``list_layers``, ``layer_json``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse, Response
+
+from floodctl.api.deps import ConnDep, ViewerDep
+from floodctl.errors import NotFound
+from gis_data import loader
+
+router = APIRouter(prefix="/api/v1/layers", tags=["layers"])
+
+
+@router.get("", summary="Spatial layers in the database: name, title, feature count, when loaded")
+def list_layers(conn: ConnDep, viewer: ViewerDep) -> JSONResponse:
+    return JSONResponse({"layers": loader.list_layers(conn)})
+
+
+@router.get("/{name}", summary="One layer as GeoJSON (the duty roster as its JSON document)")
+def get_layer(conn: ConnDep, viewer: ViewerDep,
+              name: str = Path(pattern="^[a-z0-9_]{1,40}$", description="layer name, e.g. villages")) -> Response:
+    body = loader.layer_json(conn, name)
+    if body is None:
+        known = ", ".join(row["name"] for row in loader.list_layers(conn))
+        raise NotFound(f"no layer {name!r}; loaded: {known}")
+    media = "application/json" if name == "roster" else "application/geo+json"
+    return Response(body, media_type=media)

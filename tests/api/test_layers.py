@@ -1,0 +1,114 @@
+"""GET /api/v1/layers and /api/v1/layers/{name} through a real uvicorn server and database."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from floodctl.api.app import create_app
+from floodctl.api.layers import router
+from floodctl.embedded.postgres import LocalCluster
+from floodctl.settings import Settings
+from gis_data import loader
+
+
+@pytest.fixture(scope="module")
+def layers_database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[str]:
+    name = f"layers_{uuid.uuid4().hex[:12]}"
+    template = urlsplit(template_db).path.lstrip("/")
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/{name}"
+    with psycopg.connect(url) as conn:
+        loader.load_layers(conn, loader.DEFAULT_DIR)
+    yield url
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def layers_app(settings: Settings, database_url: str) -> FastAPI:
+    """The app; the layers router is included here until app.py includes it itself."""
+    app = create_app(settings, database_url)
+    if not any(getattr(r, "path", "") == "/api/v1/layers" for r in app.routes):
+        app.include_router(router)
+    return app
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, layers_database_url: str) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("var"), ingest_metrics_port=0, _env_file=None)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(layers_app(settings, layers_database_url), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api-layers")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive(), "the API server died while starting"
+        assert time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive(), "the API server did not stop"
+
+
+@pytest.fixture
+def api(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        yield client
+
+
+def test_list_names_every_layer_with_counts(api: httpx.Client) -> None:
+    response = api.get("/api/v1/layers")
+    assert response.status_code == 200
+    layers = {row["name"]: row for row in response.json()["layers"]}
+    assert set(layers) == set(loader.LAYERS)
+    assert layers["towns"]["feature_count"] == 18
+    assert layers["villages"]["feature_count"] >= 100 and layers["villages"]["loaded_at"]
+    assert layers["waterlogging"]["feature_count"] == 13
+    assert "SCHEMATIC" not in layers["rivers"]["title"] and layers["rivers"]["title"]
+
+
+@pytest.mark.parametrize("name", sorted(set(loader.LAYERS) - {"roster"}))
+def test_each_layer_is_geojson(api: httpx.Client, name: str) -> None:
+    response = api.get(f"/api/v1/layers/{name}")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("application/geo+json")
+    body = response.json()
+    assert body["type"] == "FeatureCollection" and body["features"]
+
+
+def test_stations_come_from_the_table_with_their_catchment(api: httpx.Client) -> None:
+    body = api.get("/api/v1/layers/stations").json()
+    river = next(f for f in body["features"] if f["properties"]["kind"] == "river")
+    assert river["properties"]["catchment"].startswith("LY")
+    assert river["geometry"]["type"] == "Point"
+
+
+def test_roster_is_served_as_json(api: httpx.Client) -> None:
+    body = api.get("/api/v1/layers/roster").json()
+    assert len(body["towns"]) == 18 and body["fictional"] is True
+
+
+def test_unknown_layer_is_a_json_404(api: httpx.Client) -> None:
+    response = api.get("/api/v1/layers/lakes")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found" and "lakes" in response.json()["message"]
+    assert api.get("/api/v1/layers/Bad%20Name").status_code == 400
