@@ -217,6 +217,41 @@ def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
     run_up(_settings(), console, drill=None if no_drill else drill_scenario, speed=speed)
 
 
+# --- gateways --------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="fraction of commands a device acks failed (power failure, display/amplifier fault)")
+@click.option("--silent-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="fraction of devices that are dead and never ack")
+@click.option("--seed", type=int, default=0, show_default=True, help="same seed, same failures and dead devices")
+@click.option("--villages", "villages_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="village layer listing led_boards / speakers (default: the packaged sample)")
+@click.option("--time-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="loudspeaker play time multiplier (1: five characters a second; 0: ack at once)")
+def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Path | None, time_scale: float) -> None:
+    """Stub gateways: virtual village LED boards and loudspeakers on MQTT (Ctrl-C stops)."""
+    import signal
+    import threading
+    from types import FrameType
+
+    from floodctl.embedded import mqtt_target
+    from simulators.devices import DEFAULT_VILLAGES, run_devices
+
+    settings = _settings()
+    target = mqtt_target(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    run_devices(target.url, villages_path or DEFAULT_VILLAGES, fail_rate, silent_rate, seed, stop,
+                time_scale=time_scale, protocol=target.protocol,
+                client_id=f"{settings.mqtt_client_prefix}-devices")
+
+
 # --- drill ---------------------------------------------------------------------------------
 
 @main.group(cls=FloodGroup)
@@ -320,6 +355,17 @@ def bench_ingest(messages: int, workers: int, stations: int, as_json: bool) -> N
     from floodctl.bench.ingest import run_bench
 
     run_bench(messages=messages, workers=workers, stations=stations, as_json=as_json, console=console)
+
+
+@bench.command("drill")
+@click.option("--stations", type=click.IntRange(10, 20_000), default=2_000, show_default=True)
+@click.option("--hours", type=click.IntRange(1, 120), default=72, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_drill(stations: int, hours: int, as_json: bool) -> None:
+    """Generate and publish a drill: HOURS of storm × STATIONS at 5-minute cadence."""
+    from floodctl.bench.drill import run_bench_drill
+
+    run_bench_drill(stations=stations, hours=hours, as_json=as_json, console=console)
 
 
 def run() -> None:

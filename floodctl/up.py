@@ -2,9 +2,9 @@
 
 Order: database (FLOOD_DATABASE_URL or the embedded pgserver) -> migrations -> sample county
 (only into an empty registry) -> broker (FLOOD_MQTT_URL or the embedded Mosquitto/amqtt) ->
-children: ingest workers, the API, and (once ingest is subscribed) a typhoon drill replay, In-Fa
-by default. Stopping runs the other way round, so everything that
-ingest acknowledged is committed before the broker and database go down.
+children: ingest workers, the API, the virtual LED boards and loudspeakers, and (once ingest is
+subscribed) a typhoon drill replay, In-Fa by default. Stopping runs the other way round, so
+everything that ingest acknowledged is committed before the broker and database go down.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
     children = [
         Child("ingest", [*python, "ingest", "--workers", str(workers)], env=env),
         Child("api", [*python, "serve"], env=env),
+        Child("gateways", [*python, "gateways"], env=env),
     ]
     if drill:
         children.append(Child("drill", [*python, "drill", "run", drill, "--speed", speed], env=env,
