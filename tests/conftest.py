@@ -6,10 +6,13 @@ Each test gets its own database, cloned from a migrated template that holds the 
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -122,3 +125,35 @@ def start_worker(settings: Settings, database_url: str, broker: BrokerProcess) -
     yield start
     for item in running:
         item.stop()
+
+
+@contextmanager
+def _serving(app: object) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a thread; the socket is bound first, so no port race."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive(), "the API server died while starting"
+        assert time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive(), "the API server did not stop"
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[[object], AbstractContextManager[str]]:
+    """``with serve_app(app) as base_url:`` — a real HTTP server for the app."""
+    return _serving

@@ -8,9 +8,6 @@ the sample-county template) serve the whole module; each test starts from the te
 from __future__ import annotations
 
 import inspect
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,7 +16,6 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from floodctl.api.app import create_app
 from floodctl.embedded.postgres import LocalCluster
@@ -61,28 +57,9 @@ def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api_server(api_settings: Settings, api_database_url: str) -> Iterator[str]:
-    """The app served by uvicorn on a thread; the socket is bound first, so no port race."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(api_settings, api_database_url), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api")
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the API server died while starting"
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the API server did not stop"
+def api_server(api_settings: Settings, api_database_url: str, serve_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with serve_app(create_app(api_settings, api_database_url)) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -12,11 +9,8 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from floodctl.api.app import create_app
-from floodctl.api.layers import router
 from floodctl.embedded.postgres import LocalCluster
 from floodctl.settings import Settings
 from gis_data import loader
@@ -36,37 +30,11 @@ def layers_database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def layers_app(settings: Settings, database_url: str) -> FastAPI:
-    """The app; the layers router is included here until app.py includes it itself."""
-    app = create_app(settings, database_url)
-    if not any(getattr(r, "path", "") == "/api/v1/layers" for r in app.routes):
-        app.include_router(router)
-    return app
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, layers_database_url: str) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, layers_database_url: str, serve_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path_factory.mktemp("var"), ingest_metrics_port=0, _env_file=None)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(layers_app(settings, layers_database_url), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api-layers")
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the API server died while starting"
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the API server did not stop"
+    with serve_app(create_app(settings, layers_database_url)) as base_url:
+        yield base_url
 
 
 @pytest.fixture
