@@ -66,21 +66,29 @@ def drill_times(track: Track, start: datetime | None = None, end: datetime | Non
 
 
 def messages_from_arrays(codes: list[str], metrics: dict[str, np.ndarray], times: np.ndarray) -> list[Message]:
-    """One single-reading ``obs`` message per station and step, with the metrics it measures."""
+    """One single-reading ``obs`` message per station and step with the metrics it measures, in
+    publishing order (time, then station code)."""
     names = list(metrics)
-    stacked = np.stack([metrics[n] for n in names])          # metric × station × time
+    stacked = np.round(np.stack([metrics[n] for n in names]), 3)    # metric × station × time
     measured = ~np.isnan(stacked)
-    out: list[Message] = []
-    for s, code in enumerate(codes):
-        station_measured = measured[:, s, :]
-        if not station_measured.any():
+    stamps = [float(ts) for ts in times]
+    per_station: list[list[Message | None]] = []
+    for s in np.argsort(np.asarray(codes), kind="stable"):
+        code = codes[s]
+        used = [m for m in range(len(names)) if measured[m, s].any()]
+        if not used:
             continue
-        used = [m for m in range(len(names)) if station_measured[m].any()]
-        for t, ts in enumerate(times):
-            values = {names[m]: round(float(stacked[m, s, t]), 3) for m in used if station_measured[m, t]}
-            if values:
-                out.append(Message(float(ts), code, "obs", ((float(ts), values),)))
-    return out
+        keys = [names[m] for m in used]
+        columns = [stacked[m, s].tolist() for m in used]
+        gaps = not measured[used, s].all()
+        row: list[Message | None] = []
+        for ts, values in zip(stamps, zip(*columns, strict=True), strict=True):
+            reading = dict(zip(keys, values, strict=True))
+            if gaps:    # a metric the station measures only part of the time (NaN elsewhere)
+                reading = {k: v for k, v in reading.items() if v == v}
+            row.append(Message(ts, code, "obs", ((ts, reading),)) if reading else None)
+        per_station.append(row)
+    return [m for t in range(len(stamps)) for row in per_station if (m := row[t]) is not None]
 
 
 def camera_messages(cameras: list[str], times: np.ndarray, trigger: np.ndarray | None) -> list[Message]:
