@@ -1,4 +1,2 @@
-"""Typhoon drill replay, virtual gauges / LED boards / loudspeakers, SMS gateway stub.
-
-Not built yet beyond the benchmark publisher (floodctl/bench); lands with the drill issue.
-"""
+"""Drills and stand-ins: storm tracks and scenarios, the hazard model, drill replay with fault
+profiles, virtual LED boards and loudspeakers, and a fast QoS 1 publisher."""
