@@ -229,8 +229,12 @@ def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
               help="village layer listing led_boards / speakers (default: the packaged sample)")
 @click.option("--time-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="loudspeaker play time multiplier (1: five characters a second; 0: ack at once)")
-def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Path | None, time_scale: float) -> None:
-    """Stub gateways: virtual village LED boards and loudspeakers on MQTT (Ctrl-C stops)."""
+@click.option("--sms-port", type=click.IntRange(1, 65535), default=None,
+              help="also serve the Twilio-compatible SMS gateway stub on 127.0.0.1:PORT")
+def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Path | None, time_scale: float,
+             sms_port: int | None) -> None:
+    """Stub gateways: virtual village LED boards and loudspeakers on MQTT, and optionally the SMS
+    gateway stub (Ctrl-C stops)."""
     import signal
     import threading
     from types import FrameType
@@ -247,9 +251,34 @@ def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Pat
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    run_devices(target.url, villages_path or DEFAULT_VILLAGES, fail_rate, silent_rate, seed, stop,
-                time_scale=time_scale, protocol=target.protocol,
-                client_id=f"{settings.mqtt_client_prefix}-devices")
+    sms_server = _start_sms_stub(settings, sms_port, fail_rate, seed) if sms_port else None
+    try:
+            run_devices(target.url, villages_path or DEFAULT_VILLAGES, fail_rate, silent_rate, seed, stop,
+                    time_scale=time_scale, protocol=target.protocol,
+                    client_id=f"{settings.mqtt_client_prefix}-devices")
+    finally:
+        if sms_server is not None:
+            sms_server.should_exit = True
+
+
+def _start_sms_stub(settings: Settings, port: int, fail_rate: float, seed: int) -> Any:
+    """The SMS gateway stub on a thread (uvicorn); returns the server to stop it."""
+    import threading
+
+    import uvicorn
+
+    from floodctl.net import wait_for_port
+    from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
+
+    sid, token = settings.sms_credentials()
+    app = create_sms_app(SmsGatewayConfig(account_sid=sid, auth_token=token, failed_rate=fail_rate, seed=seed))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
+    threading.Thread(target=server.run, daemon=True, name="sms-stub").start()
+    if not wait_for_port("127.0.0.1", port, 15):
+        raise FloodError(f"the SMS gateway stub could not listen on 127.0.0.1:{port}")
+    log.info("SMS gateway stub on http://127.0.0.1:%d (account %s)", port, sid)
+    return server
 
 
 # --- drill ---------------------------------------------------------------------------------

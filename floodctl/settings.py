@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from floodctl.errors import ConfigError
 
+# Credentials of the built-in SMS gateway stub when no provider is configured (development only).
+DEV_SMS_ACCOUNT_SID = "AC" + "0" * 32
+DEV_SMS_AUTH_TOKEN = "dev-sms-stub-token"
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "change_me", "dev-insecure-secret", "secret", "placeholder"}
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_KEY = "dev-insecure-secret"
@@ -96,6 +99,11 @@ class Settings(BaseSettings):
             if self.mqtt_url is None:
                 raise ValueError("FLOOD_MQTT_URL must be set in production")
         return self
+
+    def sms_credentials(self) -> tuple[str, str]:
+        """Account SID and auth token: the configured ones, else the stub's development pair."""
+        token = self.sms_auth_token.get_secret_value() if self.sms_auth_token else DEV_SMS_AUTH_TOKEN
+        return self.sms_account_sid or DEV_SMS_ACCOUNT_SID, token
 
     @property
     def tz(self) -> ZoneInfo:

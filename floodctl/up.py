@@ -24,6 +24,7 @@ from floodctl.settings import Settings
 from floodctl.supervise import Child, Supervisor
 
 EMBEDDED_MQTT_PORT = 1883
+EMBEDDED_SMS_PORT = 8025
 API_READY_TIMEOUT_S = 60
 NO_METRICS_GRACE_S = 5.0
 
@@ -80,12 +81,19 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
 
     env = {"FLOOD_DATABASE_URL": dsn, "FLOOD_MQTT_URL": target.url,
            "FLOOD_MQTT_PROTOCOL": target.protocol}
+    gateway_args = []
+    if settings.sms_base_url is None:     # no provider configured: the stub stands in for it
+        sms_port = EMBEDDED_SMS_PORT if _port_free(EMBEDDED_SMS_PORT) else free_port()
+        sid, token = settings.sms_credentials()
+        env.update(FLOOD_SMS_BASE_URL=f"http://127.0.0.1:{sms_port}", FLOOD_SMS_ACCOUNT_SID=sid,
+                   FLOOD_SMS_AUTH_TOKEN=token)
+        gateway_args = ["--sms-port", str(sms_port)]
     python = [sys.executable, "-m", "floodctl"]
     workers = 2 if target.shared_subscriptions else 1
     children = [
         Child("ingest", [*python, "ingest", "--workers", str(workers)], env=env),
         Child("api", [*python, "serve"], env=env),
-        Child("gateways", [*python, "gateways"], env=env),
+        Child("gateways", [*python, "gateways", *gateway_args], env=env),
     ]
     if drill:
         children.append(Child("drill", [*python, "drill", "run", drill, "--speed", speed], env=env,
@@ -107,6 +115,8 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
             f"  health        {base}/healthz     metrics {base}/metrics\n"
             f"  MQTT          {target.url}  (publish flood/v1/<station>/obs)\n"
             f"  drill         {drill_line}\n"
+            f"  SMS           {env.get('FLOOD_SMS_BASE_URL', settings.sms_base_url)}"
+            f"{'  (stub: nothing reaches a phone)' if gateway_args else ''}\n"
             f"  logins        none yet: accounts arrive with the auth feature\n"
             f"Press Ctrl-C to stop.\n")
         supervisor.run()

@@ -65,3 +65,34 @@ def test_supervisor_restarts_a_child_that_dies_and_stops_all() -> None:
         supervisor.stop_event.set()
         runner.join(30)
     assert not child.alive()
+
+
+def test_gateways_command_serves_the_sms_stub_beside_the_devices(broker, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    import httpx
+
+    from floodctl.net import free_port, wait_for_port
+    from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOD_")}
+    env.update(FLOOD_MQTT_URL=broker.url, FLOOD_DATA_DIR=str(tmp_path / "var"),
+               FLOOD_MQTT_CLIENT_PREFIX=f"gw-{uuid.uuid4().hex[:6]}")
+    proc = subprocess.Popen([sys.executable, "-m", "floodctl", "gateways", "--sms-port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for_port("127.0.0.1", port, 30), "the SMS stub did not listen"
+        url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{DEV_SMS_ACCOUNT_SID}/Messages.json"
+        form = {"To": "+8613900000101", "From": "+8610000000000", "Body": "【演练】测试"}
+        created = httpx.post(url, data=form, auth=(DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN), timeout=10)
+        assert created.status_code == 201 and created.json()["sid"].startswith("SM")
+        refused = httpx.post(url, data=form, auth=(DEV_SMS_ACCOUNT_SID, "wrong"), timeout=10)
+        assert refused.status_code == 401 and refused.json()["code"] == 20003
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
