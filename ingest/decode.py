@@ -104,14 +104,24 @@ class Decoder:
 
     def __init__(self, registry: Registry, parsers: dict[str, Parser], *,
                  late_after_s: float, future_tolerance_s: float,
-                 on_unknown_station: Callable[[str], int | None] | None = None) -> None:
+                 on_unknown_station: Callable[[str], int | None] | None = None,
+                 on_unknown_drill: Callable[[int], bool] | None = None) -> None:
         self.registry = registry
         self.parsers = parsers
         self.late_after_s = late_after_s
         self.future_tolerance_s = future_tolerance_s
         # Called on a registry miss (a station added since start-up); returns its id or None.
         self.on_unknown_station = on_unknown_station
+        # Likewise for a drill registered since start-up; returns whether it exists now.
+        self.on_unknown_drill = on_unknown_drill
         self.drill_clocks: dict[int, float] = {}
+
+    def _known_drill(self, drill_id: Any) -> bool:
+        if isinstance(drill_id, bool) or not isinstance(drill_id, int):
+            return False
+        if drill_id in self.registry.drills:
+            return True
+        return self.on_unknown_drill is not None and self.on_unknown_drill(drill_id)
 
     def add(self, batch: Batch, topic: str, payload: bytes, now: float) -> None:
         batch.messages += 1
@@ -136,7 +146,7 @@ class Decoder:
             if station_id is None:
                 raise Reject("unknown_station", f"station {code!r} is not in the registry")
             drill_id = doc.get("drill_id", 0)
-            if drill_id != 0 and (isinstance(drill_id, bool) or drill_id not in self.registry.drills):
+            if drill_id != 0 and not self._known_drill(drill_id):
                 raise Reject("unknown_drill", f"drill_id {drill_id!r} is not a registered drill")
             ctx = Context(station_id, drill_id, now, self.late_after_s, self.future_tolerance_s, [],
                           self.drill_clocks)

@@ -62,6 +62,7 @@ INSERT_DEAD = "INSERT INTO dead_letters (topic, payload, reason, detail) VALUES 
 LOAD_STATIONS = "SELECT code, id FROM stations WHERE active"
 LOAD_STATION = "SELECT id FROM stations WHERE code = %s AND active"
 LOAD_DRILLS = "SELECT id FROM drills"
+LOAD_DRILL = "SELECT 1 FROM drills WHERE id = %s"
 ENSURE_AHEAD = """
 SELECT ensure_observation_partitions((now() AT TIME ZONE 'UTC')::date - 1,
                                      (now() AT TIME ZONE 'UTC')::date + %s)
@@ -102,6 +103,10 @@ class IngestStore:
         with self.conn.transaction():
             row = self.conn.execute(LOAD_STATION, (code,)).fetchone()
         return row[0] if row else None
+
+    def drill_exists(self, drill_id: int) -> bool:
+        with self.conn.transaction():
+            return self.conn.execute(LOAD_DRILL, (drill_id,)).fetchone() is not None
 
     def write(self, batch: Batch) -> WriteResult:
         inserted = 0

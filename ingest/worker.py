@@ -39,6 +39,7 @@ log = logging.getLogger("floodctl.ingest")
 SUBSCRIPTION = "flood/v1/+/+"
 PARSERS = {"obs": obs.parse, "video": video.parse, "status": status.parse}
 REGISTRY_RECHECK_S = 5.0       # how often an unknown station/drill code is looked up again
+RECHECK_MEMORY = 10_000
 MAINTAIN_EVERY_S = 3600.0
 DB_RETRY_MAX_S = 10.0
 STOP_GRACE_S = 10.0            # on stop, how long to keep retrying an uncommitted batch
@@ -164,6 +165,8 @@ class IngestWorker:
                 return items
     def _recheck(self, key: Any) -> bool:
         now = time.monotonic()
+        if len(self._rechecked) > RECHECK_MEMORY:     # garbage codes must not grow memory without end
+            self._rechecked.clear()
         if now - self._rechecked.get(key, -REGISTRY_RECHECK_S) < REGISTRY_RECHECK_S:
             return False
         self._rechecked[key] = now
@@ -177,9 +180,13 @@ class IngestWorker:
             self.decoder.registry.stations[code] = station_id
         return station_id
 
-    def _refresh_drills(self) -> None:
-        if self.store is not None and self._recheck("drills"):
-            self.decoder.registry.drills = self.store.load_registry().drills
+    def _lookup_drill(self, drill_id: int) -> bool:
+        if self.store is None or not 0 < drill_id < 2**31 or not self._recheck(("drill", drill_id)):
+            return False
+        if self.store.drill_exists(drill_id):
+            self.decoder.registry.drills.add(drill_id)
+            return True
+        return False
 
     def _decode(self, items: list[Item]) -> Batch:
         batch = Batch()
@@ -187,12 +194,6 @@ class IngestWorker:
         add = self.decoder.add
         for topic, payload, _mid, _epoch in items:
             add(batch, topic, payload, now)
-        if any(d.reason == "unknown_drill" for d in batch.dead):
-            # A drill registered since the last look: refresh once and decode again.
-            self._refresh_drills()
-            batch = Batch()
-            for topic, payload, _mid, _epoch in items:
-                add(batch, topic, payload, now)
         return batch
 
     def _connect_store(self) -> IngestStore:
@@ -294,7 +295,7 @@ class IngestWorker:
         registry = self.store.load_registry()
         self.decoder = Decoder(registry, PARSERS, late_after_s=self.settings.late_after_s,
                                future_tolerance_s=self.settings.future_tolerance_s,
-                               on_unknown_station=self._lookup_station)
+                               on_unknown_station=self._lookup_station, on_unknown_drill=self._lookup_drill)
         if self.index == 0:
             self.store.maintain(self.settings.retention_days)
         last_maintained = time.monotonic()

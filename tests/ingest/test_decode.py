@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from ingest.batch import Batch
@@ -96,3 +97,20 @@ def test_drill_lateness_follows_the_drills_own_clock() -> None:
     assert flags(storm) == 0, "a replayed storm reading is not late just for being from 2021"
     assert flags(storm + timedelta(hours=2)) == 0
     assert flags(storm + timedelta(minutes=30)) == FLAG_LATE, "90 minutes behind the drill's clock"
+
+
+def test_a_drill_registered_after_start_is_looked_up_not_refused() -> None:
+    looked_up: list[int] = []
+
+    def exists(drill_id: int) -> bool:
+        looked_up.append(drill_id)
+        return drill_id == 9
+
+    d = Decoder(Registry(stations={"63000001": 7}, drills={0}), PARSERS, late_after_s=900,
+                future_tolerance_s=600, on_unknown_drill=exists)
+    for drill_id, accepted in ((9, True), (10, False), (True, False), ("9", False)):
+        batch = Batch()
+        body = orjson.dumps({"ts": iso(0), "values": {"rainfall": 1}, "drill_id": drill_id})
+        d.add(batch, "flood/v1/63000001/obs", body, NOW)
+        assert bool(batch.obs) is accepted, drill_id
+    assert looked_up == [9, 10]
