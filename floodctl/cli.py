@@ -217,6 +217,27 @@ def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
     run_up(_settings(), console, drill=None if no_drill else drill_scenario, speed=speed)
 
 
+# --- rules ----------------------------------------------------------------------------------
+
+@main.group(cls=FloodGroup)
+def rules() -> None:
+    """The county's warning rules."""
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def rules_check(path: Path | None) -> None:
+    """Validate a rules file (default: the packaged alerts/rules.toml)."""
+    from alerts.rules import DEFAULT_PATH, check_rules, load_rules
+    from floodctl.errors import ValidationFailed
+
+    where = path or DEFAULT_PATH
+    problems = check_rules(where)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in {where}", details=problems)
+    console.print(f"ok: {len(load_rules(where).rules)} rules")
+
+
 # --- gateways --------------------------------------------------------------------------------
 
 @main.command()

@@ -99,3 +99,15 @@ def test_migrate_and_status_work_for_a_role_that_is_not_superuser(tmp_path: Path
     assert migrated.returncode == 0, migrated.stderr
     shown = floodctl("db", "status", env={"FLOOD_DATABASE_URL": url}, cwd=tmp_path)
     assert shown.returncode == 0 and "storage: native" in shown.stdout, shown.stderr
+
+
+def test_rules_check_passes_the_packaged_rules_and_points_at_a_broken_rule(tmp_path: Path) -> None:
+    from alerts.rules import DEFAULT_PATH
+
+    ok = floodctl("rules", "check")
+    assert ok.returncode == 0 and "ok:" in ok.stdout
+    broken = DEFAULT_PATH.read_text(encoding="utf-8").replace('threshold = "grz"', 'threshold = "grzz"', 1)
+    (tmp_path / "rules.toml").write_text(broken, encoding="utf-8")
+    done = floodctl("rules", "check", str(tmp_path / "rules.toml"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "rule 'river-level'" in done.stderr and "'grzz'" in done.stderr
