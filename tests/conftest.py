@@ -33,14 +33,8 @@ def _scratch_dir(prefix: str) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[LocalCluster]:
-    directory = _scratch_dir("floodctl-pg-")
-    cluster = LocalCluster(directory, preload_timescaledb=False)
-    cluster.start()
-    try:
+    with LocalCluster(_scratch_dir("floodctl-pg-"), preload_timescaledb=False) as cluster:
         yield cluster
-    finally:
-        cluster.stop("immediate")
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -145,6 +145,15 @@ class LocalCluster:
         if (self.pgdata / "postmaster.pid").exists():
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop")
 
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """A throw-away cluster: stop it and remove its directory."""
+        self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
     def create_database(self, name: str) -> str:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')

@@ -34,12 +34,8 @@ def timescale_cluster() -> Iterator[LocalCluster]:
         shutil.rmtree(directory, ignore_errors=True)
         pytest.skip(f"TimescaleDB is not installed for the PostgreSQL in {cluster.bin_dir}: "
                     "the hypertable path is not exercised on this machine")
-    cluster.start()
-    try:
+    with cluster:
         yield cluster
-    finally:
-        cluster.stop("immediate")
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_timescaledb_path_creates_a_hypertable_with_compression_and_retention(timescale_cluster) -> None:
