@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -23,12 +24,14 @@ def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> bool:
     return False
 
 
-def scrape_metric(port: int, name: str, host: str = "127.0.0.1") -> float | None:
-    """The value of an unlabelled Prometheus metric served on ``host:port``, or None if unreachable."""
+def scrape_metric(port: int, name: str, host: str = "127.0.0.1", *, client: Any = None) -> float | None:
+    """The value of an unlabelled Prometheus metric served on ``host:port``, or None if unreachable.
+    Pass an ``httpx.Client`` to reuse its connections when polling often."""
     import httpx
 
     try:
-        text = httpx.get(f"http://{host}:{port}/metrics", timeout=1).text
+        get = client.get if client is not None else httpx.get
+        text = get(f"http://{host}:{port}/metrics", timeout=1).text
     except httpx.HTTPError:
         return None
     for line in text.splitlines():

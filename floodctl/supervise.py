@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 
 log = logging.getLogger("floodctl.supervise")
@@ -33,7 +33,7 @@ class Child:
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    reported: bool = False             # a oneshot's end is logged once
     oneshot: bool = False              # runs once (a drill): not restarted when it ends
     ready: Callable[[], bool] | None = None   # gate: started only once this says yes
 
@@ -94,9 +94,9 @@ class Supervisor:
             if child.alive():
                 continue
             if child.oneshot:
-                if child.extra.get("reported") is None:
+                if not child.reported:
                     log.info("%s finished (exit code %s)", child.name, child.process.returncode)
-                    child.extra["reported"] = True
+                    child.reported = True
                 continue
             if now - child.started_at > HEALTHY_AFTER_S:
                 child.failures = 0

@@ -47,6 +47,3 @@ class Batch:
     status: list[DeviceStatus] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     messages: int = 0
-
-    def __len__(self) -> int:
-        return self.messages

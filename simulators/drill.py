@@ -207,7 +207,7 @@ def plan_drill(scenario_name: str, stations_fc: dict[str, Any], *, seed: int, fa
         times = times[:n_times]
     stations = hazard.StationSet.from_geojson(stations_fc, seed=seed)
     result = hazard.simulate(stations, track, times.astype("datetime64[s]"), seed=seed)
-    metrics = hazard_metrics(result)
+    metrics = result.values
     codes = [str(c) for c in stations.codes]
     messages = messages_from_arrays(codes, metrics, times)
     readings = sum(len(m.readings[0][1]) for m in messages)
@@ -216,17 +216,6 @@ def plan_drill(scenario_name: str, stations_fc: dict[str, Any], *, seed: int, fa
     messages += camera_messages(cameras, times, _camera_trigger(codes, kinds, metrics, cameras))
     messages, report = faulted(messages, faults, seed, times)
     return DrillPlan(scenario_name, track, times, messages, report, readings, time.perf_counter() - started)
-
-
-def hazard_metrics(result: Any) -> dict[str, np.ndarray]:
-    """The metric arrays of a hazard result (stations × times, NaN where not measured)."""
-    for attribute in ("metrics", "values", "arrays"):
-        found = getattr(result, attribute, None)
-        if isinstance(found, dict):
-            return found
-    if isinstance(result, dict):
-        return result
-    raise TypeError(f"unexpected hazard result {type(result).__name__}")
 
 
 def _camera_trigger(codes: list[str], kinds: np.ndarray, metrics: dict[str, np.ndarray],

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from floodctl import __version__, db
 from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
+from floodctl.api.layers import router as layers_router
 from floodctl.errors import FloodError, InvalidQuery
 from floodctl.settings import Settings
 from floodctl.stations import store as stations
@@ -159,8 +160,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             "bucket": result.bucket.total_seconds() if result.bucket else None,
             "aggregate": result.aggregate, "columns": result.columns, "points": result.points,
         })
-
-    from floodctl.api.layers import router as layers_router
 
     app.include_router(layers_router)
     return app

@@ -103,7 +103,7 @@ class Workers:
     metrics_ports: list[int]
 
     def scrape(self, client: httpx.Client, name: str) -> float:
-        return sum(scrape_metric(port, name) or 0.0 for port in self.metrics_ports)
+        return sum(scrape_metric(port, name, client=client) or 0.0 for port in self.metrics_ports)
 
     def wait_connected(self, client: httpx.Client, poll_s: float = 0.05) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
