@@ -13,6 +13,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_range(count: int, host: str = "127.0.0.1", attempts: int = 50) -> int:
+    """A base port such that base .. base + count - 1 are all free (e.g. one per worker)."""
+    for _ in range(attempts):
+        base = free_port(host)
+        socks = []
+        try:
+            for offset in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind((host, base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise OSError(f"no {count} consecutive free ports on {host}")
+
+
 def wait_for_port(host: str, port: int, timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

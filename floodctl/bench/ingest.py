@@ -41,7 +41,7 @@ from floodctl.db.migrate import migrate
 from floodctl.embedded.broker import BrokerProcess, start_broker
 from floodctl.embedded.postgres import LocalCluster
 from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port, scrape_metric
+from floodctl.net import free_port_range, scrape_metric
 
 PUBLISH_WINDOW = 1_000
 POLL_INTERVAL_S = 0.01
@@ -153,7 +153,7 @@ class BenchEnv:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def start_workers(self) -> Workers:
-        base = free_port()
+        base = free_port_range(self.workers)   # worker i serves its metrics on base + i
         env = dict(os.environ, FLOOD_DATABASE_URL=self.dsn, FLOOD_MQTT_URL=self.broker.url,
                    FLOOD_MQTT_CLIENT_PREFIX=self.prefix, FLOOD_INGEST_METRICS_PORT=str(base),
                    FLOOD_DATA_DIR=str(self.directory / "var"), FLOOD_LOG_LEVEL="WARNING")
