@@ -27,6 +27,7 @@ EMBEDDED_MQTT_PORT = 1883
 EMBEDDED_SMS_PORT = 8025
 API_READY_TIMEOUT_S = 60
 NO_METRICS_GRACE_S = 5.0
+METRICS_GATE_MAX_S = 30.0
 
 
 def _load_sample_if_empty(dsn: str, console: Console) -> None:
@@ -48,10 +49,13 @@ def _ingest_ready(settings: Settings, workers: int) -> Callable[[], bool]:
     started = time.monotonic()
 
     def ready() -> bool:
+        waited = time.monotonic() - started
         if not settings.ingest_metrics_port:      # no metrics to ask: give ingest a few seconds
-            return time.monotonic() - started > NO_METRICS_GRACE_S
-        return all(scrape_metric(settings.ingest_metrics_port + i, "floodctl_ingest_connected") == 1.0
-                   for i in range(workers))
+            return waited > NO_METRICS_GRACE_S
+        # A worker whose metrics port was busy cannot answer: do not wait for it for ever.
+        return waited > METRICS_GATE_MAX_S or all(
+            scrape_metric(settings.ingest_metrics_port + i, "floodctl_ingest_connected") == 1.0
+            for i in range(workers))
 
     return ready
 
