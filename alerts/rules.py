@@ -66,6 +66,10 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 _COMMON_FIELDS = {"id", "title_zh", "title_en", "kinds", "category", "check", "metric",
                   "clear_deadband", "clear_after_s"}
+_ORDER_FIELDS = {"hazard", "order_from", "auto_approve_from"}   # flood rules only
+# What a flood rule warns about; response orders are worded per hazard (alerts/templates.py).
+HAZARDS = ("river_flood", "reservoir", "storm_tide", "rainstorm", "typhoon", "waterlogging", "seawall_breach",
+           "general")
 _GRADE_FIELDS = {"level", "threshold", "value", "offset", "window_s", "rising", "label_zh", "label_en"}
 
 
@@ -97,6 +101,9 @@ class Rule:
     clear_deadband: float
     clear_after_s: float
     window_s: int | None = None  # rise_rate window, and the "rising" window of level rules
+    hazard: str | None = None    # flood rules: what the warning is about (orders are worded by it)
+    order_from: str | None = None         # draft a response order when the warning reaches this level
+    auto_approve_from: str | None = None  # … and approve it without a commander from this level on
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +188,28 @@ def load_rules(path: str | Path = DEFAULT_PATH) -> RuleSet:
     if problems or ruleset is None:
         raise ValidationFailed(f"{len(problems)} problem(s) in {path}", details=problems)
     return ruleset
+
+
+def rule_variant(rule_id: str, source: str | Path = DEFAULT_PATH, **fields: str | int | float) -> str:
+    """The text of a rules file with fields of one rule set (replaced where present, else added after
+    its ``id``); other rules, comments and layout are kept. For drills, benchmarks and tests that need,
+    say, a shorter ``clear_after_s`` or ``auto_approve_from``; the result still goes through validation."""
+    text = Path(source).read_text(encoding="utf-8")
+    start = text.find(f'id = "{rule_id}"')
+    if start < 0:
+        raise KeyError(rule_id)
+    end = text.find("[[rule]]", start)
+    end = len(text) if end < 0 else end
+    block = text[start:end]
+    for key, value in fields.items():
+        literal = f'"{value}"' if isinstance(value, str) else repr(value)
+        line = re.compile(rf"^{re.escape(key)}\s*=.*$", re.MULTILINE)
+        if line.search(block):
+            block = line.sub(f"{key} = {literal}", block, count=1)
+        else:
+            first_nl = block.index("\n") + 1
+            block = block[:first_nl] + f"{key} = {literal}\n" + block[first_nl:]
+    return text[:start] + block + text[end:]
 
 
 def check_rules(path: str | Path = DEFAULT_PATH) -> list[str]:
@@ -335,7 +364,7 @@ class _Parser:
                 else f"missing; one of {', '.join(CHECKS)}")
             return None
         device_param = DEVICE_CHECKS.get(check)
-        allowed = _COMMON_FIELDS | ({"level", device_param} if device_param else {"grades", "window_s"})
+        allowed = _COMMON_FIELDS | ({"level", device_param} if device_param else {"grades", "window_s", *_ORDER_FIELDS})
         for key in sorted(set(raw) - allowed):
             bad(key, f"unknown field for check '{check}'; allowed: {', '.join(sorted(allowed))}")
 
@@ -387,6 +416,19 @@ class _Parser:
         if check == "rise_rate" and window is None and "window_s" not in raw:
             bad("window_s", "missing: the rate is measured over this many seconds")
 
+        hazard = raw.get("hazard")
+        if not device_param and hazard not in HAZARDS:
+            bad("hazard", f"must be one of {', '.join(HAZARDS)}, got {hazard!r}" if hazard is not None
+                else f"missing; one of {', '.join(HAZARDS)}")
+        order_from, auto_from = raw.get("order_from"), raw.get("auto_approve_from")
+        for key, value in (("order_from", order_from), ("auto_approve_from", auto_from)):
+            if value is not None and value not in LEVELS:
+                bad(key, f"must be a warning colour ({', '.join(LEVELS)}), got {value!r}")
+        if auto_from is not None and order_from is None:
+            bad("auto_approve_from", "needs order_from: only a drafted order can be approved")
+        elif auto_from in LEVEL_RANK and order_from in LEVEL_RANK and LEVEL_RANK[auto_from] < LEVEL_RANK[order_from]:
+            bad("auto_approve_from", f"'{auto_from}' is below order_from '{order_from}': no order is drafted there")
+
         if device_param:
             grades = self.device_grade(raw, device_param, bad)
         else:
@@ -395,7 +437,9 @@ class _Parser:
             return None
         return Rule(id=rule_id, number=number, title_zh=titles[0], title_en=titles[1], kinds=tuple(kinds),
                     category=category, check=check, metric=metric, grades=grades,
-                    clear_deadband=float(deadband), clear_after_s=float(clear_after), window_s=window)
+                    clear_deadband=float(deadband), clear_after_s=float(clear_after), window_s=window,
+                    hazard=hazard if not device_param else None, order_from=order_from,
+                    auto_approve_from=auto_from)
 
     def device_grade(self, raw: Mapping[str, Any], param: str, bad: Any) -> tuple[Grade, ...]:
         level = raw.get("level")

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from alerts.cli import alerts as alerts_command
 from floodctl.errors import FloodError
 from floodctl.logs import setup_logging
 from floodctl.settings import Settings, get_settings
@@ -407,6 +408,30 @@ def bench_ingest(messages: int, workers: int, stations: int, as_json: bool) -> N
     run_bench(messages=messages, workers=workers, stations=stations, as_json=as_json, console=console)
 
 
+@bench.command("broadcast")
+@click.option("--recipients", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=0.1), default=100.0, show_default=True,
+              help="the SMS gateway stub's limit (msg/s); the dispatcher is set to the same")
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_broadcast(recipients: int, rate: float, as_json: bool) -> None:
+    """Dispatch one drill order's SMS to N recipients through a rate-limited gateway stub."""
+    from floodctl.bench.broadcast import run_bench_broadcast
+
+    run_bench_broadcast(recipients=recipients, rate=rate, as_json=as_json, console=console)
+
+
+@bench.command("alert-latency")
+@click.option("--trials", type=click.IntRange(10, 10_000), default=200, show_default=True)
+@click.option("--load", type=click.IntRange(0, 50_000), default=2_000, show_default=True,
+              help="background ingest load, messages per second")
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_alert_latency(trials: int, load: int, as_json: bool) -> None:
+    """Threshold-crossing reading published -> SMS request at the gateway stub, under ingest load."""
+    from floodctl.bench.alerts import run_bench_alert_latency
+
+    run_bench_alert_latency(trials=trials, load=load, as_json=as_json, console=console)
+
+
 @bench.command("drill")
 @click.option("--stations", type=click.IntRange(10, 20_000), default=2_000, show_default=True)
 @click.option("--hours", type=click.IntRange(1, 120), default=72, show_default=True)
@@ -416,6 +441,19 @@ def bench_drill(stations: int, hours: int, as_json: bool) -> None:
     from floodctl.bench.drill import run_bench_drill
 
     run_bench_drill(stations=stations, hours=hours, as_json=as_json, console=console)
+
+
+def _register_packages() -> None:
+    """Commands owned by other packages (imported here, after ``main`` exists)."""
+    from floodctl.auth.cli import user_group
+
+    main.add_command(user_group)
+
+
+_register_packages()
+
+
+main.add_command(alerts_command)
 
 
 def run() -> None:

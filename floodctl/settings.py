@@ -64,6 +64,33 @@ class Settings(BaseSettings):
     future_tolerance_s: int = Field(600, ge=0)      # newer than now + this -> refused
     retention_days: int = Field(3650, ge=0)         # 0 keeps everything (native partitions path)
 
+    # Accounts and tokens (floodctl.auth).
+    token_ttl_s: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)   # bearer token lifetime
+    login_max_failures: int = Field(5, ge=1, le=1000)   # failed logins per user name or client address …
+    login_window_s: int = Field(300, ge=1, le=86_400)   # … within this window, then 429 until it passes
+    # Reads without logging in: unset = allowed in development only (see allows_anonymous_read).
+    anonymous_read: bool | None = None
+
+    # Warnings, orders and dispatch (alerts/). Rules file: None = the packaged alerts/rules.toml.
+    rules_path: Path | None = None
+    public_url: str = "http://127.0.0.1:8000"       # how gateways and SMS recipients reach this API
+    county_code: str = Field("330225", pattern=r"^[0-9]{6}$")   # GB/T 2260 code of the county
+    hq_name: str = "象山县防汛防台抗旱指挥部"
+    ack_deadline: int = Field(300, ge=5, le=86_400)       # 叫应: seconds a town has to acknowledge
+    ack_resend_after: int = Field(120, ge=1, le=86_400)   # … resend to the same person after this
+    ack_link_ttl_s: int = Field(86_400, ge=60)           # signed /a/{token} links expire after this
+    # Drill SMS go only through this gateway (never FLOOD_SMS_BASE_URL). Unset: the built-in stub in
+    # development; in production drill SMS are then not sent at all (marked failed, "no drill gateway").
+    drill_sms_base_url: str | None = None
+    drill_sms_account_sid: str | None = None
+    drill_sms_auth_token: SecretStr | None = None
+    sms_rate_per_s: float = Field(100.0, gt=0)            # per dispatcher process and gateway
+    sms_timeout_s: float = Field(10.0, gt=0)
+    dispatch_threads: int = Field(16, ge=1, le=256)
+    dispatch_max_attempts: int = Field(6, ge=1, le=100)
+    dispatch_backoff_s: float = Field(2.0, gt=0)          # first retry; doubles each time (capped at 5 min)
+    dispatch_lease_s: int = Field(30, ge=1, le=3600)      # a claimed delivery not finished by then is retried
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -100,10 +127,19 @@ class Settings(BaseSettings):
                 raise ValueError("FLOOD_MQTT_URL must be set in production")
         return self
 
+    def drill_sms_credentials(self) -> tuple[str, str]:
+        token = self.drill_sms_auth_token.get_secret_value() if self.drill_sms_auth_token else DEV_SMS_AUTH_TOKEN
+        return self.drill_sms_account_sid or DEV_SMS_ACCOUNT_SID, token
+
     def sms_credentials(self) -> tuple[str, str]:
         """Account SID and auth token: the configured ones, else the stub's development pair."""
         token = self.sms_auth_token.get_secret_value() if self.sms_auth_token else DEV_SMS_AUTH_TOKEN
         return self.sms_account_sid or DEV_SMS_ACCOUNT_SID, token
+
+    @property
+    def allows_anonymous_read(self) -> bool:
+        """FLOOD_ANONYMOUS_READ when set, else true in development and false in production."""
+        return self.anonymous_read if self.anonymous_read is not None else self.environment == "development"
 
     @property
     def tz(self) -> ZoneInfo:

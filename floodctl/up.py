@@ -2,7 +2,8 @@
 
 Order: database (FLOOD_DATABASE_URL or the embedded pgserver) -> migrations -> sample county
 (only into an empty registry) -> broker (FLOOD_MQTT_URL or the embedded Mosquitto/amqtt) ->
-children: ingest workers, the API, the virtual LED boards and loudspeakers, and (once ingest is
+children: ingest workers, the API, the rule engine and dispatcher (``alerts``), the SMS stub and the
+virtual LED boards and loudspeakers, and (once ingest is
 subscribed) a typhoon drill replay, In-Fa by default. Stopping runs the other way round, so
 everything that ingest acknowledged is committed before the broker and database go down.
 """
@@ -42,6 +43,28 @@ def _load_sample_if_empty(dsn: str, console: Console) -> None:
         counts = loader.load_layers(conn)
     console.print(f"  station registry: loaded the sample county ({counts['stations']} stations, "
                   f"{counts['towns']} towns; schematic, for drills)")
+
+
+DEMO_PASSWORD = "floodctl-demo"
+DEMO_ACCOUNTS = (("admin", ("admin",), None, "管理员"), ("chief", ("commander",), None, "指挥长"),
+                 ("duty", ("duty_officer",), None, "值班员"), ("inspector", ("inspector",), None, "巡查员"),
+                 ("shipu", ("town_officer",), "330225100", "石浦镇责任人"))
+
+
+def _demo_logins(dsn: str, settings: Settings) -> str:
+    """Development only: one account per role, password DEMO_PASSWORD (created once, never in production)."""
+    if settings.environment != "development":
+        return "create accounts with `floodctl user add NAME --role ROLE`"
+    from floodctl.auth import store
+
+    with db.connect(dsn) as conn:
+        for name, roles, town, display in DEMO_ACCOUNTS:
+            if store.get_account(conn, name) is None:
+                store.create_user(conn, name, DEMO_PASSWORD, roles=roles, town=town, display_name=display,
+                                  actor="floodctl-up")
+        conn.commit()
+    names = ", ".join(f"{name} ({roles[0]})" for name, roles, _, _ in DEMO_ACCOUNTS)
+    return f"{names}; password {DEMO_PASSWORD!r} (development only)"
 
 
 def _ingest_ready(settings: Settings, workers: int) -> Callable[[], bool]:
@@ -92,11 +115,13 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
         env.update(FLOOD_SMS_BASE_URL=f"http://127.0.0.1:{sms_port}", FLOOD_SMS_ACCOUNT_SID=sid,
                    FLOOD_SMS_AUTH_TOKEN=token)
         gateway_args = ["--sms-port", str(sms_port)]
+    logins = _demo_logins(dsn, settings)
     python = [sys.executable, "-m", "floodctl"]
     workers = 2 if target.shared_subscriptions else 1
     children = [
         Child("ingest", [*python, "ingest", "--workers", str(workers)], env=env),
         Child("api", [*python, "serve"], env=env),
+        Child("alerts", [*python, "alerts"], env=env),
         Child("gateways", [*python, "gateways", *gateway_args], env=env),
     ]
     if drill:
@@ -121,7 +146,7 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
             f"  drill         {drill_line}\n"
             f"  SMS           {env.get('FLOOD_SMS_BASE_URL', settings.sms_base_url)}"
             f"{'  (stub: nothing reaches a phone)' if gateway_args else ''}\n"
-            f"  logins        none yet: accounts arrive with the auth feature\n"
+            f"  logins        {logins}\n"
             f"Press Ctrl-C to stop.\n")
         supervisor.run()
     finally:

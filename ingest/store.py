@@ -41,6 +41,17 @@ ON CONFLICT (station_id, metric_id, drill_id) DO UPDATE
 SET ts = excluded.ts, value = excluded.value, flags = excluded.flags
 WHERE l.ts < excluded.ts
 """
+# Tell the rule engine (alerts/engine.py, LISTEN floodctl_obs) which stations got readings and for which
+# time range; delivered at commit, so it only ever sees committed data. Items "drill:station:lo:hi"
+# (epoch seconds), 200 per notification to stay far below PostgreSQL's 8000-byte payload limit.
+NOTIFY_OBS = """
+SELECT pg_notify('floodctl_obs', string_agg(item, ' '))
+FROM (SELECT format('%s:%s:%s:%s', drill_id, station_id, floor(extract(epoch FROM min(ts)))::bigint,
+                    ceil(extract(epoch FROM max(ts)))::bigint) AS item,
+             (row_number() OVER ()) / 200 AS chunk
+      FROM obs_stage GROUP BY drill_id, station_id) s
+GROUP BY chunk
+"""
 INSERT_VIDEO = """
 INSERT INTO video_events (station_id, camera, ts, online, snapshot_url, stream_url, event, drill_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
@@ -123,6 +134,7 @@ class IngestStore:
                 cur.execute(INSERT_OBSERVATIONS)
                 inserted = cur.rowcount
                 cur.execute(UPSERT_LATEST)
+                cur.execute(NOTIFY_OBS)
             if batch.video:
                 cur.executemany(INSERT_VIDEO, [
                     (v.station_id, v.camera, v.ts, v.online, v.snapshot_url, v.stream_url, v.event,

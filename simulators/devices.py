@@ -4,10 +4,15 @@ One MQTT client serves every device of the county's village layer (``gis_data/vi
 each village lists ``led_boards`` and ``speakers`` ids such as ``LED-330225001201-1`` and
 ``SPK-330225001201-1``). It subscribes, QoS 1, to
 
-    flood/v1/led/+/cmd        flood/v1/speaker/+/cmd
+    flood/v1/led/+/cmd        flood/v1/speaker/+/cmd                   (live operations)
+    flood/v1/drill/led/+/cmd  flood/v1/drill/speaker/+/cmd             (drills)
 
-and answers each command, QoS 1, on the device's ``flood/v1/led/{board}/ack`` or
-``flood/v1/speaker/{id}/ack``.
+and answers each command, QoS 1, in the namespace it came from: ``flood/v1/led/{board}/ack`` or
+``flood/v1/speaker/{id}/ack``, and ``flood/v1/drill/led/{board}/ack`` or
+``flood/v1/drill/speaker/{id}/ack`` for a command on a drill topic. Real devices' ACLs allow only
+their own live topics, so a drill (which the dispatcher publishes only under ``flood/v1/drill/``)
+can never drive a real board; the virtual devices listen to both so that drills have something to
+drive.
 
 Command payload (UTF-8 JSON object)::
 
@@ -40,7 +45,9 @@ Behaviour:
 - A payload that is not JSON or not a valid command is logged and acked ``failed`` with the reason
   ``bad command`` when a ``command_id`` can be read from it; otherwise it is ignored.
 - Drills: the ack carries the command's ``drill_id`` back so a drill's deliveries stay tagged with
-  the drill; a drill command whose text lacks the 【演练】 marker is logged as a warning.
+  the drill; a drill command whose text lacks the 【演练】 marker is logged as a warning, and so is
+  a command on a drill topic with ``drill_id`` 0. A device's command ids are one set across both
+  namespaces (a repeat is acked again, on the topic it came in on).
 
 Each device keeps its last ``keep`` commands (:meth:`VirtualDevices.history`) and what it shows or
 last played (:meth:`VirtualDevices.shown`). ``floodctl gateways`` runs these via :func:`run_devices`.
@@ -74,7 +81,9 @@ log = logging.getLogger("floodctl.devices")
 DEFAULT_VILLAGES = Path(__file__).resolve().parent.parent / "gis_data" / "villages.geojson"
 CST = timezone(timedelta(hours=8))
 TOPICS = {"led": "flood/v1/led/+/cmd", "speaker": "flood/v1/speaker/+/cmd"}
+DRILL_TOPICS = {"led": "flood/v1/drill/led/+/cmd", "speaker": "flood/v1/drill/speaker/+/cmd"}
 ACK_TOPIC = "flood/v1/{kind}/{device}/ack"
+DRILL_ACK_TOPIC = "flood/v1/drill/{kind}/{device}/ack"
 DRILL_MARK = "【演练】"
 CHARS_PER_SECOND = 5.0
 MAX_REPEAT = 10
@@ -368,7 +377,7 @@ class VirtualDevices:
         if reason.is_failure:
             log.warning("devices: broker refused the connection: %s", reason)
             return
-        result, mid = client.subscribe([(topic, 1) for topic in TOPICS.values()])
+        result, mid = client.subscribe([(topic, 1) for topic in (*TOPICS.values(), *DRILL_TOPICS.values())])
         self._sub_mid = mid
         log.debug("devices: connected, subscribing (%s)", result)
 
@@ -393,6 +402,9 @@ class VirtualDevices:
     def handle(self, topic: str, payload: bytes) -> None:
         """One command message: decide, record, ack (or not)."""
         parts = topic.split("/")
+        drill_topic = len(parts) == 6 and parts[2] == "drill"
+        if drill_topic:
+            parts = parts[:2] + parts[3:]
         if len(parts) != 5 or parts[:2] != ["flood", "v1"] or parts[4] != "cmd" or parts[2] not in TOPICS:
             log.warning("devices: message on unexpected topic %s ignored", topic)
             return
@@ -407,7 +419,7 @@ class VirtualDevices:
         try:
             command = parse_command(payload)
         except BadCommand as exc:
-            self._bad_command(state, payload, str(exc), now)
+            self._bad_command(state, payload, str(exc), now, drill_topic)
             return
         with self._lock:
             self.stats["commands"] += 1
@@ -426,12 +438,14 @@ class VirtualDevices:
         if command.drill_id and not command.text.startswith(DRILL_MARK):
             log.warning("devices: drill %d command %s to %s lacks the %s marker", command.drill_id,
                         command.command_id, device_id, DRILL_MARK)
+        if drill_topic and not command.drill_id:
+            log.warning("devices: command %s to %s on a drill topic has drill_id 0", command.command_id, device_id)
         log.info("%s %s ← %s%s%s: %s%s %r", kind, device_id, command.command_id,
                  f" (drill {command.drill_id})" if command.drill_id else "", " again" if duplicate else "",
                  "no answer (dead device)" if state.dead else record.status,
                  f" — {record.reason}" if record.reason else "", command.text[:60])
         if not state.dead:
-            self._ack(state.info, record, max(record.ack_due, now))
+            self._ack(state.info, record, max(record.ack_due, now), drill_topic)
 
     def _execute(self, state: _DeviceState, command: Command, now: float) -> CommandRecord:
         """Show / play a new command (lock held) and remember its outcome."""
@@ -458,7 +472,8 @@ class VirtualDevices:
         self._remember(state, record)
         return record
 
-    def _bad_command(self, state: _DeviceState, payload: bytes, problem: str, now: float) -> None:
+    def _bad_command(self, state: _DeviceState, payload: bytes, problem: str, now: float,
+                     drill_topic: bool = False) -> None:
         command_id, drill_id = _salvage(payload)
         info = state.info
         if command_id is None:
@@ -482,7 +497,7 @@ class VirtualDevices:
         log.warning("devices: bad command %s to %s (%s)%s", command_id, info.device_id, problem,
                     "" if not state.dead else "; dead device, no answer")
         if not state.dead:
-            self._ack(info, record, max(record.ack_due, now))
+            self._ack(info, record, max(record.ack_due, now), drill_topic)
 
     @staticmethod
     def _remember(state: _DeviceState, record: CommandRecord) -> None:
@@ -491,8 +506,8 @@ class VirtualDevices:
         while len(state.outcomes) > REMEMBER_IDS:
             state.outcomes.popitem(last=False)
 
-    def _ack(self, info: DeviceInfo, record: CommandRecord, due: float) -> None:
-        topic = ACK_TOPIC.format(kind=info.kind, device=info.device_id)
+    def _ack(self, info: DeviceInfo, record: CommandRecord, due: float, drill_topic: bool = False) -> None:
+        topic = (DRILL_ACK_TOPIC if drill_topic else ACK_TOPIC).format(kind=info.kind, device=info.device_id)
         payload = {"command_id": record.command_id, "device": info.device_id, "status": record.status,
                    "reason": record.reason, "drill_id": record.drill_id}
         if due <= time.monotonic():
@@ -520,8 +535,8 @@ def run_devices(mqtt_url: str, villages_path: str | Path = DEFAULT_VILLAGES, fai
     counts = devices.counts()
     devices.start()
     try:
-        log.info("devices: %d LED boards and %d loudspeakers listening on %s and %s "
-                 "(fail rate %.2f, silent rate %.2f → %d dead, seed %d)",
+        log.info("devices: %d LED boards and %d loudspeakers listening on %s and %s, drills under "
+                 "flood/v1/drill/ (fail rate %.2f, silent rate %.2f → %d dead, seed %d)",
                  counts["led"], counts["speaker"], TOPICS["led"], TOPICS["speaker"],
                  fail_rate, silent_rate, len(devices.dead()), seed)
         while not stop.wait(0.5):

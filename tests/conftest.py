@@ -6,13 +6,15 @@ Each test gets its own database, cloned from a migrated template that holds the 
 from __future__ import annotations
 
 import shutil
-import socket
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import psycopg
@@ -21,6 +23,7 @@ import pytest
 from floodctl.db.migrate import migrate
 from floodctl.embedded.broker import BrokerProcess, mosquitto_binary, start_broker
 from floodctl.embedded.postgres import LocalCluster
+from floodctl.net import serve_in_thread
 from floodctl.settings import Settings
 
 TEMPLATE_DB = "floodctl_template"
@@ -44,8 +47,7 @@ def template_db(pg_cluster: LocalCluster) -> str:
     url = pg_cluster.create_database(TEMPLATE_DB)
     with psycopg.connect(url) as conn:
         migrate(conn, prefer="native")
-        loader.load(conn, loader.read_geojson(loader.DEFAULT_TOWNS),
-                    loader.read_geojson(loader.DEFAULT_STATIONS))
+        loader.load_layers(conn)       # the whole sample county: towns, stations, villages, roster, …
     return url
 
 
@@ -121,33 +123,77 @@ def start_worker(settings: Settings, database_url: str, broker: BrokerProcess) -
         item.stop()
 
 
-@contextmanager
-def _serving(app: object) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a thread; the socket is bound first, so no port race."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api")
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the API server died while starting"
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the API server did not stop"
-
-
 @pytest.fixture(scope="session")
 def serve_app() -> Callable[[object], AbstractContextManager[str]]:
     """``with serve_app(app) as base_url:`` — a real HTTP server for the app."""
-    return _serving
+    return serve_in_thread
+
+
+class Spawned:
+    """``python -m floodctl ARGS`` as a real child process (for kill -9 tests)."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.args, self.env = args, env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Spawned:
+        self.process = subprocess.Popen([sys.executable, "-m", "floodctl", *self.args], env=self.env)
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            return self.process.wait(30)
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def floodctl_process() -> type[Spawned]:
+    """The :class:`Spawned` class: ``floodctl_process(["ingest"], env).start()``."""
+    return Spawned
+
+
+def _wait_until(check: Callable[[], object], timeout_s: float = 15, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> Callable[..., object]:
+    """``wait_until(check, timeout_s=15, what="…")``: poll until ``check()`` is truthy; returns its value."""
+    return _wait_until
+
+
+TEST_PASSWORD = "correct horse battery"
+
+
+def _account_headers(http: object, database_url: str, name: str, *roles: str,
+                     town: str | None = None) -> dict[str, str]:
+    from floodctl.auth import store
+
+    with psycopg.connect(database_url) as conn:
+        store.create_user(conn, name, TEST_PASSWORD, roles=roles, town=town, actor="test")
+    response = http.post("/api/v1/auth/token", data={"username": name, "password": TEST_PASSWORD})  # type: ignore[attr-defined]
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture(scope="session")
+def account_headers() -> Callable[..., dict[str, str]]:
+    """``account_headers(http, database_url, name, *roles, town=None)``: create the account, log in
+    through the API client ``http`` and return the Authorization header."""
+    return _account_headers

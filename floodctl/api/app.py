@@ -15,9 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from alerts.api import pages as alert_pages
+from alerts.api import router as alerts_router
 from floodctl import __version__, db
 from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
 from floodctl.api.layers import router as layers_router
+from floodctl.auth.router import router as auth_router
 from floodctl.errors import FloodError, InvalidQuery
 from floodctl.settings import Settings
 from floodctl.stations import store as stations
@@ -86,7 +89,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         body: dict[str, object] = {"error": exc.code, "message": exc.message}
         if exc.details:
             body["details"] = exc.details
-        return JSONResponse(body, status_code=exc.http_status)
+        return JSONResponse(body, status_code=exc.http_status, headers=exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -162,4 +165,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         })
 
     app.include_router(layers_router)
+    app.include_router(auth_router)
+    app.include_router(alerts_router)
+    app.include_router(alert_pages)
     return app

@@ -1,16 +1,29 @@
-"""Request dependencies as ``Annotated`` aliases, so routes read like their purpose."""
+"""Request dependencies as ``Annotated`` aliases, so routes read like their purpose.
+
+Who is asking: ``Authorization: Bearer <token>`` (from ``POST /api/v1/auth/token``) names an account,
+reloaded from the database on every request (roles, active, token_version), so revocation is
+immediate. Without the header the caller is the anonymous viewer when reads are open
+(``Settings.allows_anonymous_read``: development by default), else 401.
+
+- ``ViewerDep``: reads. Anonymous (when open) or an account holding any role (each role may read).
+- ``AuthenticatedDep``: any logged-in account, even one without roles.
+- ``require(*roles)``: an account holding one of ``roles`` (admin holds every right); 401 when not
+  logged in, 403 otherwise. Aliases: ``AdminDep``, ``CommanderDep``, ``DutyDep`` (duty officer or
+  commander), ``InspectorDep``, ``TownOfficerDep``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
-from floodctl.errors import ServiceUnavailable
+from floodctl.auth import ANONYMOUS, ROLES, Principal, store, tokens
+from floodctl.errors import Forbidden, ServiceUnavailable, Unauthorized
 from floodctl.settings import Settings
 
 
@@ -33,22 +46,78 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         raise ServiceUnavailable(f"database not available: {first_line}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is asking. Accounts and roles arrive with the auth issue; until then every caller is
-    an anonymous viewer, and read routes depend on this so the check slots in here."""
-
-    name: str
-    roles: frozenset[str]
-
-
-def current_principal() -> Principal:
-    return Principal("anonymous", frozenset({"viewer"}))
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": the transaction ends (commit, or rollback and the 503 mapping above) before the
 # response is sent. FastAPI's default for yield dependencies is after it, where a failing commit can
 # no longer be reported and the client would already have its 200.
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
-ViewerDep = Annotated[Principal, Depends(current_principal)]
+
+
+# Only for OpenAPI (the "Authorize" button of /docs); the header is read by current_principal.
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+LOGIN_HINT = "log in: send Authorization: Bearer <token> from POST /api/v1/auth/token"
+
+
+def current_principal(request: Request, conn: ConnDep, settings: SettingsDep,
+                      _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """The account named by the bearer token, or the anonymous viewer when reads are open."""
+    header = request.headers.get("authorization")
+    if header is None:
+        if settings.allows_anonymous_read:
+            return ANONYMOUS
+        raise Unauthorized(f"authentication required; {LOGIN_HINT}")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    claims = tokens.verify(settings, token.strip())
+    account = store.get_account(conn, claims["sub"])
+    if account is None or account.token_version != claims["ver"]:
+        raise Unauthorized("access token revoked; log in again")
+    if not account.active:
+        raise Unauthorized("account disabled")
+    return account.principal()
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def current_viewer(principal: PrincipalDep, settings: SettingsDep) -> Principal:
+    """Reads: every role may read; an account without any role may read only what anonymous may."""
+    if principal.authenticated and not principal.roles and not settings.allows_anonymous_read:
+        raise Forbidden("requires role viewer")
+    return principal
+
+
+def require(*roles: str) -> Any:
+    """A dependency (``Depends``) demanding a logged-in account with one of ``roles`` (any account
+    when none are given). Use as ``Annotated[Principal, require("commander")]`` or in a route's
+    ``dependencies=[require("admin")]``."""
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; one of {ROLES}")
+    needed = " or ".join(roles)
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if not principal.authenticated:
+            raise Unauthorized(f"authentication required; {LOGIN_HINT}")
+        if roles and not principal.has_any(*roles):
+            raise Forbidden(f"requires role {needed}")
+        return principal
+
+    dependency.__name__ = f"require_{'_or_'.join(roles) or 'login'}"
+    return Depends(dependency)
+
+
+ViewerDep = Annotated[Principal, Depends(current_viewer)]
+AuthenticatedDep = Annotated[Principal, require()]
+AdminDep = Annotated[Principal, require("admin")]
+CommanderDep = Annotated[Principal, require("commander")]
+DutyDep = Annotated[Principal, require("duty_officer", "commander")]
+InspectorDep = Annotated[Principal, require("inspector")]
+TownOfficerDep = Annotated[Principal, require("town_officer")]
+
+__all__ = [
+    "AdminDep", "AuthenticatedDep", "CommanderDep", "ConnDep", "DutyDep", "InspectorDep", "Principal",
+    "PrincipalDep", "SettingsDep", "TownOfficerDep", "ViewerDep", "current_principal", "current_viewer",
+    "get_conn", "get_settings_dep", "require",
+]

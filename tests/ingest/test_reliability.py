@@ -7,9 +7,6 @@ database restarted while readings keep coming, two workers splitting one subscri
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -59,20 +56,20 @@ def wait_count(db: psycopg.Connection, expected: int, timeout_s: float = 60) -> 
 
 
 class IngestProcess:
-    """`floodctl ingest` as a real child process."""
+    """`floodctl ingest` as a real child process, ready once its metrics say it is connected."""
 
-    def __init__(self, database_url: str, mqtt_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, database_url: str, mqtt_url: str, settings, spawn) -> None:  # type: ignore[no-untyped-def]
         self.metrics_port = free_port()
-        self.env = dict(os.environ, FLOOD_DATABASE_URL=database_url, FLOOD_MQTT_URL=mqtt_url,
-                        FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
-                        FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
-                        FLOOD_INGEST_METRICS_PORT=str(self.metrics_port), FLOOD_LOG_LEVEL="WARNING",
-                        FLOOD_DATA_DIR=str(settings.data_dir))
-        self.process: subprocess.Popen[bytes] | None = None
+        env = dict(os.environ, FLOOD_DATABASE_URL=database_url, FLOOD_MQTT_URL=mqtt_url,
+                   FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
+                   FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
+                   FLOOD_INGEST_METRICS_PORT=str(self.metrics_port), FLOOD_LOG_LEVEL="WARNING",
+                   FLOOD_DATA_DIR=str(settings.data_dir))
+        self.child = spawn(["ingest", "--workers", "1"], env)
+        self.kill9, self.stop = self.child.kill9, self.child.stop
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "floodctl", "ingest", "--workers", "1"],
-                                        env=self.env)
+        self.child.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -81,7 +78,7 @@ class IngestProcess:
                     return
             except httpx.HTTPError:
                 pass
-            assert self.process.poll() is None, "ingest exited during start-up"
+            assert self.child.alive(), "ingest exited during start-up"
             time.sleep(0.05)
         raise AssertionError("ingest did not connect")
 
@@ -90,22 +87,11 @@ class IngestProcess:
         return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
                 if line and not line.startswith("#") and "{" not in line}
 
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
 
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            return self.process.wait(30)
-        return self.process.returncode
-
-
-def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url, settings) -> None:
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url, settings,
+                                                       floodctl_process) -> None:
     messages = stream(db, 30_000)
-    ingest = IngestProcess(database_url, broker.url, settings)
+    ingest = IngestProcess(database_url, broker.url, settings, floodctl_process)
     ingest.start()
     publisher = publish_in_background(broker.url, messages, pause_every=1000, pause_s=0.05)
     # Kill it while it is busy: some rows committed, most not yet.

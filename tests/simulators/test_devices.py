@@ -30,7 +30,8 @@ class Acks:
         self._cond = threading.Condition()
         self._ready = threading.Event()
         self.client, self._props = make_client(url, f"test-acks-{uuid.uuid4().hex[:8]}", persistent=False)
-        self.client.on_connect = lambda c, u, f, reason, p: c.subscribe("flood/v1/+/+/ack", qos=1)
+        self.client.on_connect = lambda c, u, f, reason, p: c.subscribe(
+            [("flood/v1/+/+/ack", 1), ("flood/v1/drill/+/+/ack", 1)])
         self.client.on_subscribe = lambda *args: self._ready.set()
         self.client.on_message = self._on_message
 
@@ -100,9 +101,9 @@ def new_id() -> str:
     return f"cmd-{uuid.uuid4().hex[:12]}"
 
 
-def send(publisher: Publisher, kind: str, device: str, payload: dict[str, Any] | bytes) -> None:
+def send(publisher: Publisher, kind: str, device: str, payload: dict[str, Any] | bytes, *, drill: bool = False) -> None:
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    publisher.publish(f"flood/v1/{kind}/{device}/cmd", body)
+    publisher.publish(f"flood/v1/{'drill/' if drill else ''}{kind}/{device}/cmd", body)
     assert publisher.flush(10)
 
 
@@ -162,6 +163,31 @@ def test_speaker_acks_after_playing_on_a_scaled_clock(start_devices: Callable[..
     assert time.monotonic() - started >= 0.4
     order = [a["command_id"] for _, a in acks.items if a["command_id"] in (first, second)]
     assert order == [first, second]
+
+
+def test_drill_namespace_is_answered_in_the_drill_namespace(start_devices: Callable[..., VirtualDevices],
+                                                            acks: Acks, publisher: Publisher) -> None:
+    devices = start_devices()
+    led, speaker, again = new_id(), new_id(), new_id()
+    send(publisher, "led", LED, command(led, drill_id=7), drill=True)
+    send(publisher, "speaker", SPEAKER, command(speaker, drill_id=7), drill=True)
+    [(led_topic, led_ack)] = acks.wait(led)
+    [(speaker_topic, speaker_ack)] = acks.wait(speaker)
+    assert led_topic == f"flood/v1/drill/led/{LED}/ack" and led_ack["status"] == "shown"
+    assert speaker_topic == f"flood/v1/drill/speaker/{SPEAKER}/ack" and speaker_ack["status"] == "played"
+    assert led_ack["drill_id"] == speaker_ack["drill_id"] == 7
+    assert devices.shown(LED) == TEXT
+    # The same command id again, now on the live topic: not shown again, acked where it came in.
+    send(publisher, "led", LED, command(led, drill_id=7))
+    topics = [t for t, _ in acks.wait(led, count=2)]
+    assert topics == [f"flood/v1/drill/led/{LED}/ack", f"flood/v1/led/{LED}/ack"]
+    assert devices.stats["duplicates"] == 1
+    # Nothing else under the drill prefix is a command topic.
+    send(publisher, "led", LED, command(again), drill=False)
+    acks.wait(again)
+    devices.handle(f"flood/v1/drill/x/{LED}/cmd", orjson.dumps(command(new_id())))
+    devices.handle(f"flood/v1/drill/led/{LED}/cmd/extra", orjson.dumps(command(new_id())))
+    assert devices.stats["commands"] == 4
 
 
 def test_unknown_device_gets_no_ack(start_devices: Callable[..., VirtualDevices], acks: Acks,
