@@ -14,15 +14,16 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from alerts import orders, warnings
+from alerts import orders, reports, warnings
 from alerts.cap import CapArea, CapMessage, build_cap, cap_identifier
+from alerts.rules import DEFAULT_PATH, REPORT_KINDS, RuleSet, load_rules
 from alerts.signing import valid_twilio_signature
 from alerts.templates import HAZARD_ZH, HAZARDS, RESPONSE_LEVEL_LABEL_ZH, RESPONSE_LEVELS
 from floodctl import audit
-from floodctl.api.deps import CommanderDep, ConnDep, DutyDep, PrincipalDep, SettingsDep, ViewerDep
-from floodctl.errors import BadRequest, Forbidden, NotFound
+from floodctl.api.deps import CommanderDep, ConnDep, DutyDep, Principal, PrincipalDep, SettingsDep, ViewerDep, require
+from floodctl.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from floodctl.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["warnings and orders"])
@@ -228,6 +229,78 @@ def cap_document(conn: Any, order_id: int, settings: Settings) -> bytes:
         code=(f"drill:{order['drill_id']}",) if drill else (),
         web=f"{settings.public_url.rstrip('/')}/api/v1/orders/{order['id']}")
     return build_cap(message)
+
+
+# --- field reports ----------------------------------------------------------------------------------
+
+ReporterDep = Annotated[Principal, require("inspector", "duty_officer", "commander")]
+
+
+class ReportBody(BaseModel):
+    kind: Literal[REPORT_KINDS]  # type: ignore[valid-type]
+    text: str = Field(min_length=1, max_length=reports.MAX_TEXT)
+    town: str | None = Field(None, pattern=r"^[0-9]{9}$")
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    people_affected: int | None = Field(None, ge=0, le=10_000_000)
+    drill_id: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ResolveBody(BaseModel):
+    note: str = Field(min_length=1, max_length=1000)
+
+
+def _rules(request: Request, settings: Settings) -> RuleSet:
+    rules = getattr(request.app.state, "rules", None)
+    if rules is None:
+        rules = request.app.state.rules = load_rules(settings.rules_path or DEFAULT_PATH)
+    return rules  # type: ignore[no-any-return]
+
+
+@router.post("/reports", status_code=201, tags=["reports"],
+             summary="A field report: JSON, or multipart with a 'report' JSON part and an optional 'photo'")
+async def create_report(request: Request, conn: ConnDep, who: ReporterDep, settings: SettingsDep) -> JSONResponse:
+    photo: bytes | None = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=1, max_fields=5, max_part_size=reports.MAX_PHOTO_BYTES + 1)
+        except Exception as exc:   # python-multipart's errors: too large, malformed
+            raise BadRequest(f"could not read the upload: {exc}") from None
+        raw = form.get("report")
+        if not isinstance(raw, str):
+            raise BadRequest("multipart upload needs a 'report' part holding the report as JSON")
+        upload = form.get("photo")
+        if upload is not None and not isinstance(upload, str):
+            photo = await upload.read(reports.MAX_PHOTO_BYTES + 1)
+    else:
+        raw = (await request.body()).decode("utf-8", "replace")
+    try:
+        body = ReportBody.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+        raise ValidationFailed("invalid report: " + "; ".join(problems), details=problems) from None
+    result = reports.submit(conn, settings, _rules(request, settings), kind=body.kind, text=body.text,
+                            actor=who.name, town=body.town, lon=body.lon, lat=body.lat,
+                            people_affected=body.people_affected, photo=photo, drill_id=body.drill_id)
+    return _json(result, 201)
+
+
+@router.get("/reports", tags=["reports"], summary="Field reports, newest first")
+def list_reports(conn: ConnDep, viewer: ViewerDep, drill: DrillQuery = 0,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> JSONResponse:
+    return _json({"reports": reports.list_reports(conn, drill, limit)})
+
+
+@router.get("/reports/{report_id}/photo", tags=["reports"], response_class=Response)
+def report_photo(report_id: int, conn: ConnDep, viewer: ViewerDep) -> Response:
+    data, media = reports.photo(conn, report_id)
+    return Response(data, media_type=media, headers={"X-Content-Type-Options": "nosniff",
+                                                     "Content-Disposition": "inline"})
+
+
+@router.post("/reports/{report_id}/resolve", tags=["reports"], summary="Resolve a report: its warning clears")
+def resolve_report(report_id: int, body: ResolveBody, conn: ConnDep, who: DutyDep) -> JSONResponse:
+    return _json(reports.resolve(conn, report_id, actor=who.name, note=body.note))
 
 
 # --- SMS webhooks -----------------------------------------------------------------------------------

@@ -55,10 +55,10 @@ def alerts(no_engine: bool, no_dispatch: bool) -> None:
     dsn = database_url(settings)
     runners: list[tuple[str, Runner]] = []
     if not no_engine:
-        try:
-            from alerts.engine import run_engine
-        except ImportError as exc:
-            raise FloodError(f"the rule engine is not available ({exc}); run with --no-engine") from None
+        from alerts.engine import run_engine
+        from alerts.rules import DEFAULT_PATH, load_rules
+
+        load_rules(settings.rules_path or DEFAULT_PATH)     # a broken rules file: one clear error, before starting
         runners.append(("engine", run_engine))
     if not no_dispatch:
         from alerts.dispatch import run_dispatcher

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +32,9 @@ from shapely.strtree import STRtree
 
 from alerts import orders, warnings
 from alerts.lifecycle import ACTIVE, LEVEL_RANK, Event, step
-from alerts.rules import DEFAULT_PATH, RuleSet, Station, evaluate, load_rules
+from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Station, evaluate, load_rules
 from alerts.templates import suggest_response_level
+from alerts.typhoon import StormFix, typhoon_signal
 from floodctl import db
 from floodctl.settings import Settings
 
@@ -42,6 +43,7 @@ log = logging.getLogger("floodctl.alerts.engine")
 LISTEN_CHANNEL = "floodctl_obs"
 LOCK_KEY = 0x666C6F6F64  # "flood": one engine at a time
 SWEEP_S = 30.0
+SWEEP_CHUNK = 200        # stations judged per loop turn by the sweep, so fresh readings never wait long
 TICK_S = 1.0
 NEAR_COAST_KM = 5.0
 
@@ -72,6 +74,14 @@ WHERE (l.drill_id = 0 AND l.ts > now() - make_interval(secs => %s))
    OR (l.drill_id <> 0 AND d.ended_at IS NULL)
 GROUP BY l.drill_id, l.station_id
 """
+STORMS = """
+SELECT drill_id, extract(epoch FROM at)::float8, lat, lon, max_wind_ms, pressure_hpa, forecast FROM storm_fixes
+WHERE drill_id = 0 AND at > now() - interval '10 days'
+   OR drill_id IN (SELECT id FROM drills WHERE id <> 0 AND ended_at IS NULL)
+ORDER BY drill_id, at, forecast
+"""
+AREA_STEP_S = 600.0      # the typhoon signal is judged again when a storm's clock has moved this far
+COUNTY = "county"
 FLOOD_ACTIVE = "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' " \
                "AND NOT late AND hazard IS NOT NULL"
 
@@ -135,6 +145,16 @@ class Geography:
         return towns
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a decision is about, as a warning and an order need it."""
+
+    kind: str                               # station | area
+    town: str | None
+    name: str
+    towns: Callable[[], list[str]]          # the towns an order about it goes to (computed when needed)
+
+
 class Engine:
     def __init__(self, settings: Settings, dsn: str, rules: RuleSet | None = None) -> None:
         self.settings = settings
@@ -157,6 +177,9 @@ class Engine:
         self.clocks: dict[int, float] = {}
         self.tracked: dict[tuple[int, str, str], warnings.Tracked] = {}
         self.geo: Geography | None = None
+        self.storms: dict[int, list[StormFix]] = {}
+        self.area_judged: dict[int, float] = {}
+        self.seen_drills: set[int] = set()
         self.evaluations = 0
 
     # --- setup ------------------------------------------------------------------------------------
@@ -170,6 +193,14 @@ class Engine:
             self.codes[code] = sid
         self.geo = Geography(self.conn)
         self.tracked = warnings.load_open(self.conn)
+        self.load_storms()
+
+    def load_storms(self) -> None:
+        """Storm tracks of live operations and of running drills (fixes past a clock are its forecast)."""
+        self.storms = {}
+        for drill, at, lat, lon, wind, pressure, forecast in self.conn.execute(STORMS):
+            self.storms.setdefault(drill, []).append(StormFix(at=at, lat=lat, lon=lon, max_wind_ms=wind,
+                                                              pressure_hpa=pressure, forecast=forecast))
 
     def catch_up(self) -> int:
         """Judge every station with recent data once (after a start or a restart)."""
@@ -222,8 +253,10 @@ class Engine:
         self.judge(judged)
         return len(judged)
 
-    def sweep(self) -> int:
-        judged = [(drill, sid, self.clock(drill)) for (drill, sid) in self.windows]
+    def sweep(self, keys: list[tuple[int, int]] | None = None) -> int:
+        """Judge stations at their drill's current clock (all of them, or ``keys``)."""
+        judged = [(drill, sid, self.clock(drill)) for (drill, sid) in (self.windows if keys is None else keys)
+                  if (drill, sid) in self.windows]
         judged = [j for j in judged if np.isfinite(j[2])]
         self.judge(judged)
         return len(judged)
@@ -234,42 +267,72 @@ class Engine:
             for drill, sid, at in items:
                 station, lon, lat = self.stations[sid]
                 window = self.windows[(drill, sid)]
-                # Never judge before what a warning has already seen (a sweep at a lagging drill clock).
                 late = at < self.clock(drill) - self.settings.late_after_s
+                subject = Subject("station", station.town or None, station.name or station.code,
+                                  lambda station=station, lon=lon, lat=lat: self._affected(station, lon, lat))
                 for decision in evaluate(self.rules, station, window.series, at):
                     self.evaluations += 1
-                    key = (drill, decision.rule_id, station.code)
-                    tracked = self.tracked.get(key)
-                    rule = self.rules.rule(decision.rule_id)
-                    new, events = step(tracked.warning if tracked else None, decision, at, rule)
-                    if new is None or (tracked is not None and new is tracked.warning):
-                        continue
-                    raised = any(e.kind == "raised" for e in events)
-                    fresh = False
-                    if tracked is not None and tracked.late and not late and not raised and new.state == ACTIVE:
-                        # Raised from backfill, now confirmed by current data: an ongoing situation after all.
-                        tracked.late, fresh = False, True
-                        cur.execute("UPDATE warnings SET late = false WHERE id = %s", (tracked.id,))
-                    if tracked is None or raised:
-                        tracked = warnings.Tracked(0, drill, station.town or None, rule.hazard, late, new)
-                        tracked.id = warnings.insert(cur, tracked, "station", decision.message_zh, decision.message_en)
-                        self.tracked[key] = tracked
-                    else:
-                        tracked.warning = new
-                        warnings.update(cur, tracked, decision.message_zh, decision.message_en,
-                                        escalated=any(e.kind == "escalated" for e in events))
-                    warnings.record_events(cur, tracked.id, events)
-                    order = self._order_for(events, tracked, rule, station, lon, lat, decision.message_zh, late,
-                                            fresh)
-                    if order is not None:
-                        drafted.append(order)
+                    drafted += self._advance(cur, drill, decision, at, late, subject)
+            drafted += self._judge_areas(cur)
             for order_id, auto in drafted:
                 if auto:
                     orders.approve(self.conn, order_id, actor="system:auto-approve", settings=self.settings,
                                    auto=True)
 
-    def _order_for(self, events: list[Event], tracked: warnings.Tracked, rule: Any, station: Station,
-                   lon: float, lat: float, observed: str, late: bool, fresh: bool) -> tuple[int, bool] | None:
+    def _affected(self, station: Station, lon: float, lat: float) -> list[str]:
+        assert self.geo is not None
+        return self.geo.affected(station, lon, lat)
+
+    def _judge_areas(self, cur: psycopg.Cursor) -> list[tuple[int, bool]]:
+        """The county-wide typhoon signal, judged again whenever a storm's clock moved AREA_STEP_S."""
+        typhoon = self.rules.typhoon
+        if typhoon is None:
+            return []
+        drafted: list[tuple[int, bool]] = []
+        subject = Subject("area", None, "全县", lambda: list(self.geo.codes) if self.geo else [])
+        for drill, fixes in self.storms.items():
+            now = self.clock(drill)
+            last = self.area_judged.get(drill)
+            if not np.isfinite(now) or (last is not None and abs(now - last) < AREA_STEP_S):
+                continue
+            self.area_judged[drill] = now
+            signal = typhoon_signal(fixes, typhoon.lat, typhoon.lon, now)
+            decision = Decision(rule_id=TYPHOON_RULE_ID, station=COUNTY, category="flood", level=signal.level,
+                                hold_level=signal.level, condition=signal.level is not None,
+                                value=signal.peak_mean_ms, threshold=signal.closest_km, at=now,
+                                message_zh=signal.message_zh, message_en=signal.message_en)
+            drafted += self._advance(cur, drill, decision, now, False, subject)
+        return drafted
+
+    def _advance(self, cur: psycopg.Cursor, drill: int, decision: Decision, at: float, late: bool,
+                 subject: Subject) -> list[tuple[int, bool]]:
+        """One decision through the warning's lifecycle; persisted; an order drafted when it calls for one."""
+        key = (drill, decision.rule_id, decision.station)
+        tracked = self.tracked.get(key)
+        rule = self.rules.rule(decision.rule_id)
+        new, events = step(tracked.warning if tracked else None, decision, at, rule)
+        if new is None or (tracked is not None and new is tracked.warning):
+            return []
+        raised = any(e.kind == "raised" for e in events)
+        fresh = False
+        if tracked is not None and tracked.late and not late and not raised and new.state == ACTIVE:
+            # Raised from backfill, now confirmed by current data: an ongoing situation after all.
+            tracked.late, fresh = False, True
+            cur.execute("UPDATE warnings SET late = false WHERE id = %s", (tracked.id,))
+        if tracked is None or raised:
+            tracked = warnings.Tracked(0, drill, subject.town, rule.hazard, late, new)
+            tracked.id = warnings.insert(cur, tracked, subject.kind, decision.message_zh, decision.message_en)
+            self.tracked[key] = tracked
+        else:
+            tracked.warning = new
+            warnings.update(cur, tracked, decision.message_zh, decision.message_en,
+                            escalated=any(e.kind == "escalated" for e in events))
+        warnings.record_events(cur, tracked.id, events)
+        order = self._order_for(events, tracked, rule, subject, decision.message_zh, late, fresh)
+        return [order] if order is not None else []
+
+    def _order_for(self, events: list[Event], tracked: warnings.Tracked, rule: Any, subject: Subject,
+                   observed: str, late: bool, fresh: bool) -> tuple[int, bool] | None:
         if late or tracked.late or rule.order_from is None or rule.category != "flood":
             return None
         w = tracked.warning
@@ -277,22 +340,25 @@ class Engine:
             return None
         if not fresh and not any(e.kind in ("raised", "escalated") for e in events):
             return None
-        assert self.geo is not None
-        towns = self.geo.affected(station, lon, lat)
+        towns = subject.towns()
         if not towns:
-            log.warning("rule %s at %s: no town to send an order to", rule.id, station.code)
+            log.warning("rule %s at %s: no town to send an order to", rule.id, w.key[1])
             return None
         active = [tuple(r) for r in self.conn.execute(FLOOD_ACTIVE, (tracked.drill_id,)).fetchall()]
         suggested = suggest_response_level(active)
-        order_id = orders.draft(self.conn, orders.OrderRequest(
+        request = orders.OrderRequest(
             hazard=rule.hazard or "general", towns=towns, level=w.level, drill_id=tracked.drill_id,
-            warning_id=tracked.id, subject=station.name or station.code, observed=observed,
-            response_level=suggested if suggested != "none" else None),
-            actor=f"rule:{rule.id}", settings=self.settings, source="rule")
+            warning_id=tracked.id, subject=subject.name if subject.kind == "station" else None,
+            observed=observed if subject.kind == "station" else None,
+            response_level=suggested if suggested != "none" else None)
+        actor = f"rule:{rule.id}"
+        auto = rule.auto_approve_from is not None and LEVEL_RANK[w.level] >= LEVEL_RANK[rule.auto_approve_from]
+        if not auto and orders.merge_into_draft(self.conn, request, actor=actor, settings=self.settings):
+            return None          # added to the draft awaiting a commander
+        order_id = orders.draft(self.conn, request, actor=actor, settings=self.settings, source="rule")
         if order_id is None:
             return None
-        auto = rule.auto_approve_from is not None and LEVEL_RANK[w.level] >= LEVEL_RANK[rule.auto_approve_from]
-        log.info("order %s drafted by rule %s for %s (%s)%s", order_id, rule.id, station.code, w.level,
+        log.info("order %s drafted by rule %s for %s (%s)%s", order_id, rule.id, w.key[1], w.level,
                  ", auto-approved" if auto else "")
         return order_id, auto
 
@@ -320,9 +386,10 @@ class Engine:
                  len(self.stations), judged)
         next_sweep = time.monotonic() + SWEEP_S
         next_tick = time.monotonic()
+        sweeping: list[tuple[int, int]] = []
         while not stop.is_set():
             dirty: dict[tuple[int, int], tuple[float, float]] = {}
-            timeout = max(0.0, min(next_sweep, next_tick) - time.monotonic())
+            timeout = 0.0 if sweeping else max(0.0, min(next_sweep, next_tick) - time.monotonic())
             for note in self.listen.notifies(timeout=min(timeout, 0.5), stop_after=1):
                 self._parse(note.payload, dirty)
             if dirty:   # more may be queued behind it: take what has arrived, without waiting
@@ -334,8 +401,11 @@ class Engine:
                 self.tick()
                 next_tick = now + TICK_S
             if now >= next_sweep:
-                self.sweep()
+                sweeping = list(self.windows)
                 next_sweep = now + SWEEP_S
+            if sweeping:
+                self.sweep(sweeping[:SWEEP_CHUNK])
+                del sweeping[:SWEEP_CHUNK]
 
     def _parse(self, payload: str, dirty: dict[tuple[int, int], tuple[float, float]]) -> None:
         for item in payload.split():
@@ -347,6 +417,9 @@ class Engine:
                 continue
             if key[1] not in self.stations:
                 self._reload_station(key[1])
+            if key[0] not in self.seen_drills:       # a drill started since: its storm track
+                self.seen_drills.add(key[0])
+                self.load_storms()
             old = dirty.get(key)
             dirty[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
 

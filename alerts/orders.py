@@ -281,10 +281,54 @@ def draft(conn: psycopg.Connection, req: OrderRequest, *, actor: str, settings: 
     if row is None:
         return None
     conn.execute(INSERT_EVENT, (order_id, None, "drafted", actor, order_no))
+    if req.warning_id is not None:
+        conn.execute(LINK_WARNING, (order_id, req.warning_id))
     audit.record(conn, actor, "order.draft", f"order:{order_id}",
                  {"hazard": req.hazard, "level": req.level, "msg_type": req.msg_type, "towns": towns,
                   "source": source, "warning_id": req.warning_id}, drill_id=req.drill_id)
     return order_id
+
+
+LINK_WARNING = "INSERT INTO order_warnings (order_id, warning_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+FIND_DRAFT = """
+SELECT id FROM orders
+WHERE drill_id = %s AND hazard = %s AND level IS NOT DISTINCT FROM %s AND msg_type = 'alert' AND status = 'draft'
+  AND source = 'rule' AND drafted_at > now() - interval '6 hours'
+ORDER BY id DESC LIMIT 1
+FOR UPDATE
+"""
+
+
+def merge_into_draft(conn: psycopg.Connection, req: OrderRequest, *, actor: str, settings: Settings) -> int | None:
+    """While a rule's draft for the same hazard and level awaits approval, a further warning adds its
+    towns to it (one order for the commander to approve, not one per gauge); returns that order's id,
+    or None when there is no such draft."""
+    row = conn.execute(FIND_DRAFT, (req.drill_id, req.hazard, req.level)).fetchone()
+    if row is None:
+        return None
+    order_id = int(row[0])
+    order = conn.execute("SELECT towns, order_no, response_level FROM orders WHERE id = %s", (order_id,)).fetchone()
+    assert order is not None
+    towns = list(dict.fromkeys([*order[0], *req.towns]))
+    names = dict(conn.execute(TOWN_NAMES, (towns,)).fetchall())
+    response_level = _higher_response(order[2], req.response_level)
+    text = render_order(hazard=req.hazard, level=req.level, msg_type="alert", town_names=[names[t] for t in towns],
+                        response_level=response_level, order_no=order[1], drill=bool(req.drill_id))
+    conn.execute("UPDATE orders SET towns = %s, response_level = %s, title_zh = %s, body_zh = %s, title_en = %s, "
+                 "body_en = %s, sms_zh = %s, led_zh = %s, speaker_zh = %s WHERE id = %s",
+                 (towns, response_level, text.title_zh, text.body_zh, text.title_en, text.body_en, text.sms_zh,
+                  text.led_zh, text.speaker_zh, order_id))
+    if req.warning_id is not None:
+        conn.execute(LINK_WARNING, (order_id, req.warning_id))
+    detail = f"{req.subject or ''}{req.observed or ''}".strip() or "another warning"
+    conn.execute(INSERT_EVENT, (order_id, None, "merged", actor, f"warning {req.warning_id}: {detail}"))
+    return order_id
+
+
+def _higher_response(a: str | None, b: str | None) -> str | None:
+    rank = {level: i for i, level in enumerate(RESPONSE_LEVELS)}
+    known = [x for x in (a, b) if x in rank]
+    return max(known, key=lambda x: rank[x]) if known else None
 
 
 def _sms_body(conn: psycopg.Connection, settings: Settings, order_id: int, drill_id: int, sms_zh: str,

@@ -120,12 +120,59 @@ class Season:
 
 
 @dataclass(frozen=True, slots=True)
+class TyphoonRule:
+    """The county-wide typhoon signal (台风预警信号), judged from the storm's track and forecast at a
+    point (alerts/typhoon.py), kept as a warning on the area ``county`` like any other."""
+
+    lat: float
+    lon: float
+    order_from: str | None = None
+    auto_approve_from: str | None = None
+    clear_after_s: float = 6 * 3600
+
+    def as_rule(self) -> Rule:
+        return Rule(id=TYPHOON_RULE_ID, number=0, title_zh="台风预警信号", title_en="typhoon signal", kinds=(),
+                    category="flood", check="typhoon", metric=None, grades=(), clear_deadband=0.0,
+                    clear_after_s=self.clear_after_s, hazard="typhoon", order_from=self.order_from,
+                    auto_approve_from=self.auto_approve_from)
+
+
+TYPHOON_RULE_ID = "typhoon-signal"
+REPORT_KINDS = ("seawall_breach", "dyke_breach", "dam_danger", "overtopping", "landslide", "waterlogging",
+                "people_trapped", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTrigger:
+    """A field report of this kind raises a warning at once (and may draft an order to its town)."""
+
+    kind: str
+    level: str
+    hazard: str
+    title_zh: str
+    order_from: str | None = None
+    auto_approve_from: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return f"report-{self.kind.replace('_', '-')}"
+
+    def as_rule(self) -> Rule:
+        return Rule(id=self.rule_id, number=0, title_zh=self.title_zh, title_en=f"field report: {self.kind}",
+                    kinds=(), category="flood", check="report", metric=None, grades=(), clear_deadband=0.0,
+                    clear_after_s=0.0, hazard=self.hazard, order_from=self.order_from,
+                    auto_approve_from=self.auto_approve_from)
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     version: int
     utc_offset_s: int
     seasons: tuple[Season, ...]
     seasonal_thresholds: Mapping[str, Mapping[str, str]]   # "fsltdz" -> {"meiyu": "fsltdz_meiyu", …}
     rules: tuple[Rule, ...]
+    typhoon: TyphoonRule | None = None
+    report_triggers: Mapping[str, ReportTrigger] = field(default_factory=dict)
 
     def season_at(self, now: float) -> Season | None:
         """The flood season of the local date of ``now`` (epoch seconds), or None outside them."""
@@ -136,6 +183,11 @@ class RuleSet:
         return None
 
     def rule(self, rule_id: str) -> Rule:
+        if rule_id == TYPHOON_RULE_ID and self.typhoon is not None:
+            return self.typhoon.as_rule()
+        for trigger in self.report_triggers.values():
+            if trigger.rule_id == rule_id:
+                return trigger.as_rule()
         for r in self.rules:
             if r.id == rule_id:
                 return r
@@ -253,7 +305,8 @@ class _Parser:
         self.problems.append(f"{self.source}: {where}: {message}")
 
     def parse(self, data: Mapping[str, Any]) -> tuple[RuleSet | None, list[str]]:
-        for key in sorted(set(data) - {"version", "utc_offset_h", "seasons", "seasonal_thresholds", "rule"}):
+        for key in sorted(set(data) - {"version", "utc_offset_h", "seasons", "seasonal_thresholds", "rule",
+                                       "typhoon_signal", "report_triggers"}):
             self.err(f"field '{key}'", "unknown top-level field")
         version = data.get("version")
         if version != 1:
@@ -274,10 +327,74 @@ class _Parser:
             rule = self.rule(number, raw, set(STATION_THRESHOLDS) | set(seasonal), seen)
             if rule is not None:
                 rules.append(rule)
+        typhoon = self.typhoon(data.get("typhoon_signal"))
+        triggers = self.report_triggers(data.get("report_triggers", {}))
         if self.problems:
             return None, self.problems
         return RuleSet(version=1, utc_offset_s=int(round(offset_h * 3600)), seasons=tuple(seasons),
-                       seasonal_thresholds=seasonal, rules=tuple(rules)), []
+                       seasonal_thresholds=seasonal, rules=tuple(rules), typhoon=typhoon,
+                       report_triggers=triggers), []
+
+    def report_triggers(self, raw: object) -> dict[str, ReportTrigger]:
+        out: dict[str, ReportTrigger] = {}
+        if not isinstance(raw, Mapping):
+            self.err("[report_triggers]", "must be a table of report kinds")
+            return out
+        for kind, body in raw.items():
+            where = f"[report_triggers.{kind}]"
+            if kind not in REPORT_KINDS:
+                self.err(where, f"unknown report kind; one of {', '.join(REPORT_KINDS)}")
+                continue
+            if not isinstance(body, Mapping):
+                self.err(where, "must be a table")
+                continue
+            before = len(self.problems)
+            for key in sorted(set(body) - {"level", "hazard", "title_zh", "order_from", "auto_approve_from"}):
+                self.err(f"{where}: field '{key}'", "unknown field; allowed: level, hazard, title_zh, order_from, "
+                                                    "auto_approve_from")
+            if body.get("level") not in LEVELS:
+                self.err(f"{where}: field 'level'", f"must be a warning colour ({', '.join(LEVELS)}), "
+                                                    f"got {body.get('level')!r}")
+            if body.get("hazard") not in HAZARDS:
+                self.err(f"{where}: field 'hazard'", f"must be one of {', '.join(HAZARDS)}, got {body.get('hazard')!r}")
+            if not isinstance(body.get("title_zh"), str) or not body.get("title_zh", "").strip():
+                self.err(f"{where}: field 'title_zh'", "missing (the text the duty officer sees)")
+            for key in ("order_from", "auto_approve_from"):
+                if body.get(key) is not None and body.get(key) not in LEVELS:
+                    self.err(f"{where}: field '{key}'", f"must be a warning colour, got {body.get(key)!r}")
+            if len(self.problems) == before:
+                out[kind] = ReportTrigger(kind=kind, level=body["level"], hazard=body["hazard"],
+                                          title_zh=body["title_zh"], order_from=body.get("order_from"),
+                                          auto_approve_from=body.get("auto_approve_from"))
+        return out
+
+    def typhoon(self, raw: object) -> TyphoonRule | None:
+        if raw is None:
+            return None
+        where = "[typhoon_signal]"
+        if not isinstance(raw, Mapping):
+            self.err(where, "must be a table")
+            return None
+        before = len(self.problems)
+        for key in sorted(set(raw) - {"lat", "lon", "order_from", "auto_approve_from", "clear_after_s"}):
+            self.err(f"{where}: field '{key}'", "unknown field; allowed: lat, lon, order_from, auto_approve_from, "
+                                                "clear_after_s")
+        lat, lon = raw.get("lat"), raw.get("lon")
+        if not _is_number(lat) or not -90 <= lat <= 90:
+            self.err(f"{where}: field 'lat'", f"must be degrees north of the point judged, got {lat!r}")
+        if not _is_number(lon) or not -180 <= lon <= 180:
+            self.err(f"{where}: field 'lon'", f"must be degrees east of the point judged, got {lon!r}")
+        for key in ("order_from", "auto_approve_from"):
+            if raw.get(key) is not None and raw.get(key) not in LEVELS:
+                self.err(f"{where}: field '{key}'", f"must be a warning colour ({', '.join(LEVELS)}), "
+                                                    f"got {raw.get(key)!r}")
+        clear_after = raw.get("clear_after_s", 6 * 3600)
+        if not _is_number(clear_after) or clear_after < 0:
+            self.err(f"{where}: field 'clear_after_s'", f"must be seconds >= 0, got {clear_after!r}")
+        if len(self.problems) > before:
+            return None
+        return TyphoonRule(lat=float(lat), lon=float(lon), order_from=raw.get("order_from"),
+                           auto_approve_from=raw.get("auto_approve_from"), clear_after_s=float(clear_after))
 
     def seasons(self, raw: object) -> list[Season]:
         if not isinstance(raw, Mapping):

@@ -59,7 +59,8 @@ SELECT w.id, w.rule_id, w.subject, w.subject_kind, s.name AS subject_name, w.tow
        w.drill_id, w.category, w.hazard, w.state, w.level, w.acknowledged, w.acknowledged_by, w.acknowledged_at,
        w.raised_at, w.last_seen, w.cleared_at, w.value, w.threshold, w.message_zh, w.message_en, w.late,
        w.level_history,
-       (SELECT max(o.id) FROM orders o WHERE o.warning_id = w.id AND o.status <> 'cancelled') AS order_id
+       (SELECT max(o.id) FROM order_warnings ow JOIN orders o ON o.id = ow.order_id
+        WHERE ow.warning_id = w.id AND o.status <> 'cancelled') AS order_id
 FROM warnings w
 LEFT JOIN stations s ON w.subject_kind = 'station' AND s.code = w.subject
 LEFT JOIN towns t ON t.code = w.town_code

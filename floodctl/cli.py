@@ -367,7 +367,8 @@ def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
     with database.connect(database_url(settings), wait_s=database.WAIT_FOR_DB_S, autocommit=True) as conn:
         with console.status(f"simulating {scenario} over the county…"):
             plan = drills.plan_drill(scenario, drills.stations_collection(conn), seed=seed, faults=fault_profile)
-        drill_id = drills.register_drill(conn, scenario, f"{scenario} (seed {seed}, faults {fault_profile})")
+        drill_id = drills.register_drill(conn, scenario, f"{scenario} (seed {seed}, faults {fault_profile})",
+                                         track=plan.track)
         console.print(f"drill {drill_id}: {scenario}, {len(plan.messages):,} messages "
                       f"({plan.readings:,} readings) from {drills.utc(plan.times[0]):%Y-%m-%d %H:%M} to "
                       f"{drills.utc(plan.times[-1]):%Y-%m-%d %H:%M} UTC, generated in {plan.generate_s:.1f} s")

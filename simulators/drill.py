@@ -43,12 +43,19 @@ class DrillSummary:
     faults: FaultReport
 
 
-def register_drill(conn: psycopg.Connection, scenario: str, name: str) -> int:
-    """A new drill id; every reading and message of the drill carries it."""
+def register_drill(conn: psycopg.Connection, scenario: str, name: str, track: Track | None = None) -> int:
+    """A new drill id; every reading and message of the drill carries it. The storm's track is recorded
+    with it (``storm_fixes``), for the typhoon signal and the map."""
     with conn.transaction():
         row = conn.execute("INSERT INTO drills (name, scenario) VALUES (%s, %s) RETURNING id",
                            (name, scenario)).fetchone()
-    assert row is not None
+        assert row is not None
+        if track is not None:
+            conn.cursor().executemany(
+                "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa, source) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(row[0], track.name, f.time, f.lat, f.lon, f.wind_ms, f.pressure_hpa, track.source)
+                 for f in track.fixes])
     return int(row[0])
 
 

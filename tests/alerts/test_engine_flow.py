@@ -161,3 +161,56 @@ def test_warning_ack_needs_duty_officer(system: System, wait_until: Any) -> None
     system.publish(RIVER, 19.34 + 0.1)
     w2 = wait_until(lambda: (x := system.river_warning()) and x["level"] == "red" and x, what="red")
     assert w2["acknowledged"] is False
+
+
+def test_warnings_of_one_hazard_share_the_draft_awaiting_approval(system: System, wait_until: Any) -> None:
+    """Two rivers over their warning level: one draft for the commander, naming both towns."""
+    second, second_town, second_wrz = "70104001", "330225100", 2.04     # 昌国溪石浦水位站, 石浦镇
+    system.publish(RIVER, WRZ + 0.1)
+    wait_until(lambda: system.http.get("/api/v1/orders").json()["orders"], what="first draft")
+    system.publish(second, second_wrz + 0.1)
+    wait_until(lambda: len([w for w in system.warnings(active=True) if w["level"] == "orange"]) == 2,
+               what="second warning")
+    orders = system.http.get("/api/v1/orders").json()["orders"]
+    assert len(orders) == 1
+    assert {RIVER_TOWN, second_town} <= set(orders[0]["towns"])
+    assert {w["order_id"] for w in system.warnings(active=True) if w["level"] == "orange"} == {orders[0]["id"]}
+    detail = system.http.get(f"/api/v1/orders/{orders[0]['id']}").json()
+    assert [e["kind"] for e in detail["events"]] == ["drafted", "merged"]
+    assert "石浦镇" in detail["body_zh"]
+
+
+def test_a_storm_heading_for_the_county_raises_the_typhoon_signal_and_drafts_an_order(
+        system: System, wait_until: Any) -> None:
+    """A drill with a storm track: as the drill's clock advances, the county-wide typhoon signal rises
+    (red within 6 h of force-12 winds) and an order for every town is drafted, tagged with the drill."""
+    t0 = datetime(2021, 7, 25, tzinfo=UTC)
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        drill = conn.execute("INSERT INTO drills (name, scenario) VALUES ('typhoon test', 'synthetic') "
+                             "RETURNING id").fetchone()[0]
+        # Due east of the county seat, moving west at ~25 km/h, 50 m/s: landfall about 12 h after t0.
+        conn.cursor().executemany(
+            "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa) "
+            "VALUES (%s, 'test storm', %s, 29.476, %s, 50, 940)",
+            [(drill, t0 + timedelta(hours=h), 121.869 + (12 - h) * 0.26) for h in range(0, 25, 3)])
+
+    def publish_drill(at: datetime) -> None:
+        system.pub.publish(f"flood/v1/{RIVER}/obs", json.dumps(
+            {"ts": at.isoformat(), "values": {"water_level": 10.0}, "drill_id": drill}))
+
+    def signal() -> dict[str, Any] | None:
+        found = [w for w in system.warnings(drill=drill) if w["rule_id"] == "typhoon-signal"]
+        return found[0] if found else None
+
+    publish_drill(t0)
+    first = wait_until(signal, what="typhoon signal")
+    assert first["subject"] == "county" and first["subject_kind"] == "area"
+    assert first["level"] in ("orange", "yellow")
+    publish_drill(t0 + timedelta(hours=8))             # force-12 wind now within 6 h
+    red = wait_until(lambda: (w := signal()) and w["level"] == "red" and w, what="red signal")
+    assert red["message_zh"].startswith("台风红色预警信号") and "6小时内" in red["message_zh"]
+    orders = wait_until(lambda: system.http.get("/api/v1/orders", params={"drill": drill}).json()["orders"],
+                        what="drafted typhoon order")
+    assert orders[0]["hazard"] == "typhoon" and len(orders[0]["towns"]) == 18
+    assert orders[0]["title_zh"].startswith("【演练】")
+    assert system.http.get("/api/v1/orders").json()["orders"] == []       # nothing in live operations

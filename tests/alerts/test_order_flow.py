@@ -5,6 +5,7 @@ drills; CAP validates against the OASIS XSD."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -250,3 +251,87 @@ def test_cap_of_alert_update_and_cancel_validates_against_the_xsd(hq: Hq) -> Non
         if msg_type != "Alert":
             assert doc.findtext("cap:references", namespaces=ns)
     assert hq.http.get("/api/v1/orders/999999/cap").status_code == 404
+
+
+def test_river_crossing_its_warning_level_reaches_the_town_once_approved(hq: Hq, start_worker: Any, broker: Any,
+                                                                          wait_until: Any) -> None:
+    """The whole chain: a gauge reading over WRZ → warning → drafted order for its town → a commander
+    approves → SMS to the town's first person and the text on its villages' LED boards."""
+    from datetime import UTC, datetime, timedelta
+
+    from simulators.publisher import Publisher
+
+    start_worker()
+    river, town, wrz = "70101001", "330225001", 18.57        # 西溪丹西水位站, 丹西街道
+    primary = "+8613900000101"
+    with Publisher(broker.url, f"test-pub-{uuid.uuid4().hex[:8]}").connect() as pub:
+        for at, value in ((datetime.now(UTC) - timedelta(minutes=15), wrz - 0.5), (datetime.now(UTC), wrz + 0.2)):
+            pub.publish(f"flood/v1/{river}/obs", json.dumps({"ts": at.isoformat(), "values": {"water_level": value}}))
+    warning = wait_until(lambda: [w for w in hq.http.get("/api/v1/warnings?active=true").json()["warnings"]
+                                  if w["subject"] == river and w["rule_id"] == "river-level"], what="warning")[0]
+    assert warning["level"] == "orange"
+    order = wait_until(lambda: hq.http.get("/api/v1/orders").json()["orders"], what="drafted order")[0]
+    assert order["status"] == "draft" and town in order["towns"] and order["warning_id"] == warning["id"]
+    assert hq.live.messages == {}                                     # nothing leaves before approval
+    approved = hq.approve(order["id"])
+    assert approved["approved_by"] == "chief" and approved["drafted_by"] == "rule:river-level"
+    sms = wait_until(lambda: hq.live.sent_to(primary), what="SMS to 丹西街道's first person")
+    assert "西溪丹西" in sms[0]["body"]
+    boards = [d for d in hq.devices.device_ids if d.startswith(f"LED-{town}")]
+    wait_until(lambda: all(hq.devices.shown(b) for b in boards), what="LED boards of 丹西街道")
+    assert all("预警" in (hq.devices.shown(b) or "") for b in boards)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_seawall_breach_report_raises_a_red_warning_and_drafts_an_order(hq: Hq, wait_until: Any) -> None:
+    inspector = hq.login("xunchayuan", "inspector")
+    with psycopg.connect(hq.database_url) as conn:
+        lon, lat = conn.execute("SELECT seat_lon, seat_lat FROM towns WHERE code = %s", (TOWN,)).fetchone()
+    report = {"kind": "seawall_breach", "text": "番西海塘约20米决口，海水倒灌", "lon": lon, "lat": lat,
+              "people_affected": 300}
+    r = hq.http.post("/api/v1/reports", headers=inspector,
+                     files={"report": (None, json.dumps(report)), "photo": ("breach.png", PNG, "image/png")})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["town_code"] == TOWN and created["warning_id"] and created["order_id"]
+    warning = next(w for w in hq.http.get("/api/v1/warnings?active=true").json()["warnings"]
+                   if w["id"] == created["warning_id"])
+    assert warning["level"] == "red" and warning["rule_id"] == "report-seawall-breach" and warning["state"] == "active"
+    order = hq.order(created["order_id"])
+    assert order["status"] == "draft" and order["towns"] == [TOWN] and order["hazard"] == "seawall_breach"
+    photo = hq.http.get(f"/api/v1/reports/{created['id']}/photo")
+    assert photo.status_code == 200 and photo.content == PNG and photo.headers["content-type"] == "image/png"
+    listed = hq.http.get("/api/v1/reports").json()["reports"]
+    assert listed[0]["id"] == created["id"] and listed[0]["has_photo"] and listed[0]["town_name"] == "石浦镇"
+
+    hq.approve(created["order_id"])
+    wait_until(lambda: hq.live.sent_to(PRIMARY), what="SMS about the breach")
+    r = hq.http.post(f"/api/v1/reports/{created['id']}/resolve", json={"note": "已封堵"}, headers=hq.duty)
+    assert r.status_code == 200
+    assert all(w["id"] != created["warning_id"] for w in hq.http.get("/api/v1/warnings?active=true").json()["warnings"])
+    assert hq.http.post(f"/api/v1/reports/{created['id']}/resolve", json={"note": "again"},
+                        headers=hq.duty).status_code == 409
+
+
+def test_bad_reports_get_clear_errors_and_store_nothing(hq: Hq) -> None:
+    inspector = hq.login("xuncha2", "inspector")
+    good = {"kind": "overtopping", "text": "越浪", "town": TOWN}
+    cases = [
+        ({"json": good | {"kind": "volcano"}}, 422),
+        ({"json": {"kind": "overtopping", "text": "x"}}, 400),                          # no place
+        ({"json": good | {"town": "330225999"}}, 400),                                  # unknown town
+        ({"json": {"kind": "overtopping", "text": "x", "lon": 100.0, "lat": 10.0}}, 400),  # outside the county
+        ({"files": {"report": (None, json.dumps(good)), "photo": ("x.gif", b"GIF89a....", "image/gif")}}, 400),
+        ({"files": {"photo": ("x.png", PNG, "image/png")}}, 400),                       # no report part
+        ({"content": b"{not json", "headers_extra": {"Content-Type": "application/json"}}, 422),
+    ]
+    for kwargs, status in cases:
+        extra = kwargs.pop("headers_extra", {})
+        r = hq.http.post("/api/v1/reports", headers=inspector | extra, **kwargs)
+        assert r.status_code == status, (kwargs, r.text)
+        assert r.json()["message"]
+    assert hq.http.post("/api/v1/reports", json=good).status_code == 401                   # not logged in
+    assert hq.http.post("/api/v1/reports", json=good, headers=hq.login("viewer2", "viewer")).status_code == 403
+    assert hq.http.get("/api/v1/reports").json()["reports"] == []
