@@ -548,17 +548,30 @@ def callout_tick(conn: psycopg.Connection, settings: Settings) -> TickResult:
             conn.execute(ESCALATE, (rank_index + 1, row["resend_after_s"], row["ack_deadline_s"],
                                     row["order_id"], town))
             name = _call(conn, settings, order, town, rank_index + 1, roster, 1)
-            conn.execute(INSERT_EVENT, (row["order_id"], town, "escalated", "system",
-                                        f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，已转{RANK_ZH[nxt[0]]}{name}"))
+            detail = f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，已转{RANK_ZH[nxt[0]]}{name}"
+            conn.execute(INSERT_EVENT, (row["order_id"], town, "escalated", "system", detail))
+            _tell_hq(conn, settings, row, town, f"escalated-{rank_index}", detail)
             escalated += 1
         else:
             conn.execute(UNREACHED, (row["order_id"], town))
-            conn.execute(INSERT_EVENT, (row["order_id"], town, "unreached", "system",
-                                        f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，名单已叫完：未叫应"))
+            detail = f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，名单已叫完：未叫应"
+            conn.execute(INSERT_EVENT, (row["order_id"], town, "unreached", "system", detail))
+            _tell_hq(conn, settings, row, town, "unreached", detail)
             unreached += 1
-    if resent or escalated:
+    if resent or escalated or unreached:
         conn.execute(NOTIFY, ("callout",))
     return TickResult(resent, escalated, unreached)
+
+
+def _tell_hq(conn: psycopg.Connection, settings: Settings, row: dict[str, Any], town: str, what: str,
+             detail: str) -> None:
+    """叫应 trouble goes to the HQ duty phones (FLOOD_HQ_PHONES) as well as onto the wall."""
+    name = conn.execute("SELECT name FROM towns WHERE code = %s", (town,)).fetchone()
+    prefix = DRILL_MARK if row["drill_id"] else ""
+    body = f"{prefix}【叫应提醒】{name[0] if name else town}：{detail}"
+    for phone in settings.hq_phone_list():
+        conn.execute(INSERT_DELIVERY, (row["order_id"], row["drill_id"], town, f"hq:{phone}:{town}:{what}",
+                                       "县防指值班室", "sms", e164(phone), 1, body))
 
 
 def _channels(conn: psycopg.Connection, order_id: int) -> list[str]:

