@@ -444,6 +444,37 @@ def bench_drill(stations: int, hours: int, as_json: bool) -> None:
     run_bench_drill(stations=stations, hours=hours, as_json=as_json, console=console)
 
 
+# --- map -------------------------------------------------------------------------------------
+
+@main.group("map", cls=FloodGroup)
+def map_group() -> None:
+    """The situation map (形势图)."""
+
+
+@map_group.command("export")
+@click.option("--at", "at_text", default=None, metavar="ISO_TIME",
+              help="situation as of this time (no offset: FLOOD_TIMEZONE); default now, or the drill's clock")
+@click.option("--drill", "drill_id", type=click.IntRange(min=0), default=0, show_default=True,
+              help="a drill's data, warnings and storm track (0: live operations)")
+@click.option("--out", required=True, type=click.Path(path_type=Path), metavar="FILE.html",
+              help="the HTML file to write (replaced whole, or left as it was on error)")
+@click.option("--tiles", default=None, metavar="URL",
+              help="a tile server's URL template ({z}/{x}/{y}); default none, so the file opens offline")
+def map_export(at_text: str | None, drill_id: int, out: Path, tiles: str | None) -> None:
+    """Write the situation map as one self-contained HTML file that opens offline."""
+    from dashboard.situation_map import export_map, parse_at
+    from floodctl import db as database
+    from floodctl.embedded import database_url
+
+    settings = _settings()
+    at = parse_at(at_text, settings.tz) if at_text is not None else None
+    with database.connect(database_url(settings), wait_s=database.WAIT_FOR_DB_S) as conn:
+        result = export_map(conn, out, at=at, drill_id=drill_id, tz=settings.tz, tiles=tiles)
+    warned = ", ".join(f"{level} {n}" for level, n in result.levels.items() if n) or "none"
+    console.print(f"wrote {out} ({result.size_bytes / 1024:,.0f} KB): {result.stations} stations as of "
+                  f"{result.at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}, warnings: {warned}", highlight=False)
+
+
 def _register_packages() -> None:
     """Commands owned by other packages (imported here, after ``main`` exists)."""
     from floodctl.auth.cli import user_group

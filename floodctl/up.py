@@ -141,6 +141,7 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
             f"\n[bold green]ready[/]\n"
             f"  API           {base}/api/v1/stations\n"
             f"  API docs      {base}/docs\n"
+            f"  wall          {base}/wall/\n"
             f"  health        {base}/healthz     metrics {base}/metrics\n"
             f"  MQTT          {target.url}  (publish flood/v1/<station>/obs)\n"
             f"  drill         {drill_line}\n"

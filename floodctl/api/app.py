@@ -10,13 +10,14 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.api import pages as alert_pages
 from alerts.api import router as alerts_router
+from dashboard import wall
 from floodctl import __version__, db
 from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
 from floodctl.api.layers import router as layers_router
@@ -72,6 +73,8 @@ def _shown(text: str, limit: int = 40) -> str:
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
+    wall_app = wall.create_wall(settings, database_url)   # the wall dashboard (Dash), mounted at /wall/
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = db.make_pool(database_url, name="api")
@@ -79,6 +82,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             yield
         finally:
             app.state.pool.close()
+            wall.close_wall(wall_app)
 
     app = FastAPI(title="floodctl", version=__version__, lifespan=lifespan,
                   description="County flood/typhoon HQ command system — API v1")
@@ -168,4 +172,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(alerts_router)
     app.include_router(alert_pages)
+
+    @app.get("/wall", include_in_schema=False)
+    def wall_root() -> RedirectResponse:
+        return RedirectResponse("/wall/", status_code=308)
+
+    app.mount("/wall", wall.asgi_app(wall_app), name="wall")
     return app

@@ -1,0 +1,889 @@
+"""The wall dashboard for consultation (会商大屏) at ``/wall/``: a Dash app served beside the API.
+
+::
+
+    browser ─/wall/─> FastAPI mount ─(gzip, a2wsgi)─> Flask/Dash ─> psycopg pool "wall" ─> PostgreSQL
+      every TICK_MS `refresh` reads one drill's state (dashboard.queries) and re-renders the panels;
+      the stations GeoJSON is re-sent only when it changed (its hash rides in `wall-stations-version`).
+
+Everything is served by the same process and origin (``serve_locally``; no CDN, no tile server unless
+one is configured: ``tile_url``, see ``TILE_URL_SETTING``). Reads follow the API's viewer rule
+(``viewer_allowed``, the hook for login). Texts come from ``dashboard.i18n`` (zh-CN by default, English
+by the toggle or ``?lang=en``); ``?drill=N`` and ``?station=CODE`` preselect a drill and a series.
+
+Component ids (stable; browser tests rely on them):
+
+=========================  =====================================================================
+``wall-root``              the page grid
+``wall-url``               dcc.Location (``?lang=en``, ``?drill=N``, ``?station=CODE``)
+``wall-title``             page heading
+``wall-lang``              language toggle button (its text is the other language's name)
+``wall-lang-store``        dcc.Store: "zh" or "en"
+``wall-drill``             dcc.Dropdown: 0 = live operations, else a running drill's id
+``wall-drill-banner``      【演练】 stripe, class ``drill-on`` while a drill is shown
+``wall-response-level``    county response level; class ``resp-none|resp-IV|resp-III|resp-II|resp-I``
+``wall-clock``             local clock (clientside, every second)
+``wall-data-time``         newest reading (live) or the drill's clock
+``wall-status``            last refresh time; class ``ok`` or ``stale`` (database unreachable)
+``wall-tick``              dcc.Interval driving the refresh (TICK_MS); ``wall-clock-tick`` the clock's
+``wall-config``            dcc.Store: {"tz": the county's time zone} for the clock
+``wall-scale``             dcc.Store: viewport width / 1920 (1…3), scales the plotly figure's text
+``wall-drill-label``       the drill selector's label
+``wall-map``               dash-leaflet map;   ``wall-layers``: its LayersControl
+``wall-county``            county boundary and coastline (offline basemap)
+``wall-towns``             town boundaries with permanent name labels (offline basemap)
+``wall-stations``          stations GeoJSON (clustered); feature properties: code, name, kind, town,
+                           metric, value, ts, level (blue…red), ack, online; nulls left out. Markers are
+                           ``.wall-st[data-code][data-level][data-kind]``, clusters ``.wall-cluster``
+``wall-stations-version``  dcc.Store: hash of the last stations GeoJSON sent
+``wall-layer-NAME``        overlay GeoJSON, NAME in villages, reservoirs, seawalls, rivers, shelters,
+                           cameras, waterlogging; ``wall-overlay-NAME`` its LayersControl entry
+                           (``wall-overlay-stations`` for the stations); entries are labelled in the
+                           page's language by wall.js (``wall-layer-names``: the names, and the
+                           language last applied)
+``wall-legend``            map legend (level shapes, kind glyphs)
+``wall-warnings``          active flood warnings: rows ``.w-row[data-level][data-id]``;
+                           ``wall-warnings-count`` their number
+``wall-rain-rank``         rainfall top 10: ``wall-rain-1h``, ``wall-rain-3h``, ``wall-rain-24h`` (ol > li[data-code])
+``wall-reservoirs``        reservoirs above their flood-limit level (rows ``tr[data-code]``)
+``wall-orders``            orders with 叫应 counts: ``.o-card[data-id]``, counts ``.c-acknowledged``,
+                           ``.c-carried_out``, ``.c-pending``, ``.c-unreached``; ``.o-unreached`` names
+``wall-reports``           field-report feed: ``.r-row[data-id]``
+``wall-selected``          dcc.Store: code of the station whose series is shown
+``wall-series``            dcc.Graph: the station's series with its threshold lines
+``wall-series-title``      the series panel's heading
+``wall-title-*``           panel headings: warnings, rain, reservoirs, orders, reports
+=========================  =====================================================================
+
+Left for later: a time slider (replay the situation at a past time), a consultation mode (pin and
+annotate), the storm track layer (``storm_fixes``), login (``viewer_allowed``), tiles
+(``TILE_URL_SETTING``), and load-time figures for 5,000 stations (``floodctl bench``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+import dash_leaflet as dl
+import flask
+import orjson
+import psycopg
+from dash import Input, Output, State, dcc, html
+from psycopg_pool import ConnectionPool
+
+from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
+from dashboard import i18n, queries
+from dashboard.i18n import Lang, lang_of, level_mark, t
+from floodctl import db
+from floodctl.errors import FloodError, ServiceUnavailable
+from floodctl.settings import Settings
+from floodctl.stations import store as stations_store
+from ingest.vocabulary import METRICS
+
+TITLE = "象山县防汛防台指挥 — 会商大屏"
+PREFIX = "/wall/"
+ASSETS = Path(__file__).with_name("assets")
+TICK_MS = 3_000                  # data refresh; a reading shows within TICK_MS + query time of its commit
+CLOCK_MS = 1_000
+POOL_MAX = 4                     # the wall's own pool: a few walls and browsers, short reads
+POOL_WAIT_S = 5.0
+RAIN_RANK_TTL_S = 15.0           # the 24 h rainfall sums scan a day of readings: shared, at most every 15 s
+RAIN_CACHE_MAX = 64
+SERIES_SPAN = timedelta(hours=24)
+RAIN_BUCKET = timedelta(hours=1)
+WSGI_WORKERS = 8
+GZIP_MIN_BYTES = 1_024
+GZIP_LEVEL = 5                   # level 9 costs ~4x the time for ~2 % less on the stations GeoJSON
+MAX_DRILL_ID = 2**31 - 1
+MAP_CENTER = (29.45, 121.85)     # Xiangshan; the county layer then fits the view to its bounds
+MAP_ZOOM = 10
+# Hook for a tile basemap: a Settings field of this name (e.g. FLOOD_MAP_TILE_URL, a local tile
+# server such as http://127.0.0.1:8080/{z}/{x}/{y}.png) adds it under the county's vector layers.
+TILE_URL_SETTING = "map_tile_url"
+EXTENSION_KEY = "floodctl_wall"
+DATA_ERRORS = (psycopg.Error, ServiceUnavailable)   # PoolTimeout is a psycopg.OperationalError
+
+# Threshold lines of the series plot: (threshold, colour, dash); "fsltdz" is the season's flood limit.
+THRESHOLD_LINES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "river": (("wrz", "#ffd23f", "dash"), ("grz", "#ff3b4e", "dashdot")),
+    "reservoir": (("fsltdz", "#ff8c1a", "dash"), ("dsflz", "#ff3b4e", "dashdot"), ("ckflz", "#ff7eb6", "dot"),
+                  ("dam_crest", "#ffffff", "longdash")),
+    "tide": (("tide_blue", "#3d8bfd", "dot"), ("tide_yellow", "#ffd23f", "dash"), ("tide_orange", "#ff8c1a", "dashdot"),
+             ("tide_red", "#ff3b4e", "longdash"), ("seawall_crest", "#ffffff", "solid")),
+    "camera": (("wrz", "#ffd23f", "dash"), ("grz", "#ff3b4e", "dashdot")),
+}
+# Beaufort force lower bounds (m/s) behind the typhoon signals: force 6, 8, 10, 12.
+WIND_FORCE_LINES = ((6, 10.8, "#3d8bfd", "dot"), (8, 17.2, "#ffd23f", "dash"), (10, 24.5, "#ff8c1a", "dashdot"),
+                    (12, 32.7, "#ff3b4e", "longdash"))
+LEVEL_COLOUR = {"blue": "#3d8bfd", "yellow": "#ffd23f", "orange": "#ff8c1a", "red": "#ff3b4e"}
+
+
+def viewer_allowed(settings: Settings, request: flask.Request) -> bool:
+    """Who may see the wall: the API's rule for reads without logging in (``FLOOD_ANONYMOUS_READ``,
+    development by default). Login hook: once the web pages have their session cookie
+    (``floodctl.auth``), accept a valid one here as ``floodctl.api.deps.current_viewer`` does."""
+    return settings.allows_anonymous_read
+
+
+class _WallDash(dash.Dash):
+    """Dash without the parts of its page config that point off the machine or tell too much."""
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super()._config()
+        config.pop("dash_version_url", None)   # an external URL (dev tools' version check)
+        config.pop("python_version", None)
+        return config
+
+
+class WallData:
+    """The wall's database side: a small pool of its own, opened on first use, and the rainfall cache."""
+
+    def __init__(self, database_url: str, settings: Settings, rules: RuleSet) -> None:
+        self.database_url = database_url
+        self.settings = settings
+        self.rules = rules
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+        self._rain: dict[int, tuple[float, datetime, dict[str, Any]]] = {}
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        with self._lock:
+            if self._pool is None:
+                # Not opened with a wait (unlike db.make_pool): with the database away, a refresh gives up after
+                # POOL_WAIT_S and the wall shows "no data" instead of hanging on its first request.
+                self._pool = ConnectionPool(self.database_url, min_size=1, max_size=POOL_MAX, name="wall", open=False,
+                                            kwargs={"connect_timeout": db.CONNECT_TIMEOUT_S}, reconnect_timeout=60)
+                self._pool.open(wait=False)
+            pool = self._pool
+        with pool.connection(timeout=POOL_WAIT_S) as conn:
+            yield conn
+
+    def rain_ranking(self, conn: psycopg.Connection, drill_id: int, at: datetime) -> dict[str, Any]:
+        """Shared by every browser for RAIN_RANK_TTL_S. Live, "now" moves on each call, so the windows are up
+        to that old; a drill's windows end at its clock, so a new reading in the drill recomputes at once."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._rain.get(drill_id)
+            if hit is not None and now - hit[0] < RAIN_RANK_TTL_S and (drill_id == 0 or hit[1] == at):
+                return hit[2]
+        value = queries.rain_ranking(conn, drill_id, at)
+        with self._lock:
+            if len(self._rain) >= RAIN_CACHE_MAX:
+                self._rain.clear()
+            self._rain[drill_id] = (now, at, value)
+        return value
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+
+def wall_data(app: dash.Dash) -> WallData:
+    return app.server.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def close_wall(app: dash.Dash) -> None:
+    """Close the wall's pool (the API's lifespan calls this on shutdown)."""
+    data = app.server.extensions.get(EXTENSION_KEY)
+    if data is not None:
+        data.close()
+
+
+def asgi_app(app: dash.Dash) -> Any:
+    """The wall as an ASGI app to mount at /wall: Flask through a2wsgi, responses gzipped (the stations
+    GeoJSON of a big county is a few hundred kB of repetitive JSON)."""
+    from a2wsgi import WSGIMiddleware
+    from starlette.middleware.gzip import GZipMiddleware
+
+    return GZipMiddleware(WSGIMiddleware(app.server, workers=WSGI_WORKERS), minimum_size=GZIP_MIN_BYTES,
+                          compresslevel=GZIP_LEVEL)
+
+
+INDEX = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+{%metas%}
+<title>{%title%}</title>
+{%favicon%}
+{%css%}
+</head>
+<body>
+{%app_entry%}
+<footer>
+{%config%}
+{%scripts%}
+{%renderer%}
+</footer>
+</body>
+</html>"""
+
+
+def create_wall(settings: Settings, database_url: str, *, tile_url: str | None = None) -> dash.Dash:
+    """The wall dashboard, to be served under /wall/ (see ``asgi_app``); its pool opens on first use."""
+    rules = load_rules(settings.rules_path or DEFAULT_PATH)
+    tile_url = tile_url or getattr(settings, TILE_URL_SETTING, None)
+    app = _WallDash(
+        __name__, requests_pathname_prefix=PREFIX, routes_pathname_prefix="/", serve_locally=True, title=TITLE,
+        update_title=None, assets_folder=str(ASSETS), index_string=INDEX, compress=False,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
+                   {"name": "referrer", "content": "no-referrer"}])
+    data = WallData(database_url, settings, rules)
+    app.server.extensions[EXTENSION_KEY] = data
+
+    @app.server.before_request
+    def viewer_rule() -> flask.Response | None:
+        if viewer_allowed(settings, flask.request):
+            return None
+        return flask.Response("需要登录 / login required (FLOOD_ANONYMOUS_READ is off)", status=401,
+                              mimetype="text/plain; charset=utf-8")
+
+    app.layout = build_layout(settings, tile_url)
+    register_callbacks(app, data)
+    return app
+
+
+# --- layout -----------------------------------------------------------------------------------------
+
+def _empty_collection() -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": []}
+
+
+def _fn(name: str) -> dict[str, str]:
+    """A dash-leaflet function prop bound to ``window.floodWall[name]`` (dashboard/assets/wall.js)."""
+    return {"variable": f"floodWall.{name}"}
+
+
+def station_hideout(lang: Lang, settings: Settings) -> dict[str, Any]:
+    """What wall.js needs to label markers in ``lang``."""
+    return {"lang": lang, "tz": settings.timezone, "glyphs": i18n.KIND_GLYPH[lang], "kinds": i18n.KIND_NAME[lang],
+            "metrics": i18n.METRIC_NAME[lang], "units": {m.name: m.unit for m in METRICS.values()},
+            "levels": {lv: level_mark(lv, lang) for lv in i18n.LEVELS},
+            "acknowledged": t(lang, "acknowledged"), "unacknowledged": t(lang, "unacknowledged"),
+            "offline": t(lang, "legend_offline"), "no_data": t(lang, "no_data")}
+
+
+def layer_names() -> dict[str, Any]:
+    """The layers control's entries in every language, for the clientside renaming (wall.js layerNames)."""
+    keys = (*i18n.OVERLAYS, "stations")
+    return {"lang": None, "names": {lang: {key: t(lang, f"overlay_{key}") for key in keys} for lang in i18n.LANGS}}
+
+
+def layer_hideout(layer: str, lang: Lang) -> dict[str, str]:
+    return {"layer": layer, "lang": lang}
+
+
+def _overlay_layer(name: str, lang: Lang) -> dl.GeoJSON:
+    return dl.GeoJSON(id=f"wall-layer-{name}", data=_empty_collection(), hideout=layer_hideout(name, lang),
+                      style=_fn("layerStyle"), pointToLayer=_fn("layerPoint"), onEachFeature=_fn("layerFeature"))
+
+
+OVERLAYS_ON = frozenset({"rivers", "reservoirs", "seawalls"})
+
+
+def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
+    lang = i18n.DEFAULT_LANG
+    basemap: list[Any] = []
+    if tile_url:
+        basemap.append(dl.TileLayer(id="wall-tiles", url=tile_url, maxZoom=18))
+    basemap += [
+        dl.GeoJSON(id="wall-county", data=_empty_collection(), hideout=layer_hideout("county", lang),
+                   style=_fn("layerStyle"), interactive=False),
+        dl.GeoJSON(id="wall-towns", data=_empty_collection(), hideout=layer_hideout("towns", lang),
+                   style=_fn("layerStyle"), onEachFeature=_fn("townFeature"), interactive=False),
+    ]
+    overlays = [dl.Overlay(_overlay_layer(name, lang), id=f"wall-overlay-{name}", name=t(lang, f"overlay_{name}"),
+                           checked=name in OVERLAYS_ON) for name in i18n.OVERLAYS]
+    stations = dl.GeoJSON(id="wall-stations", data=_empty_collection(), cluster=True, zoomToBoundsOnClick=True,
+                          superClusterOptions={"radius": 40, "maxZoom": 13},
+                          pointToLayer=_fn("stationMarker"), clusterToLayer=_fn("stationCluster"),
+                          hideout=station_hideout(lang, settings))
+    overlays.append(dl.Overlay(stations, id="wall-overlay-stations", name=t(lang, "overlay_stations"), checked=True))
+    the_map = dl.MapContainer(
+        [*basemap, dl.LayersControl(overlays, id="wall-layers", collapsed=False, position="topright"),
+         dl.ScaleControl(imperial=False, position="bottomright")],
+        id="wall-map", center=list(MAP_CENTER), zoom=MAP_ZOOM, zoomSnap=0.25, attributionControl=False,
+        style={"height": "100%", "width": "100%"})
+
+    def panel(key: str, body_id: str, extra_class: str, count_id: str | None = None) -> html.Section:
+        heading = [html.Span(t(lang, f"panel_{key}"), id=f"wall-title-{key}")]
+        if count_id:
+            heading.append(html.Span("", id=count_id, className="count"))
+        return html.Section([html.H2(heading), html.Div(id=body_id, className="panel-body")],
+                            className=f"panel {extra_class}")
+
+    header = html.Header([
+        html.Div([html.H1(t(lang, "title"), id="wall-title")], className="head-left"),
+        html.Div([html.Span(t(lang, "response_level"), className="resp-label"),
+                  html.Strong(i18n.RESPONSE_NAME[lang]["none"], className="resp-value")],
+                 id="wall-response-level", className="resp-none"),
+        html.Div([html.Label([html.Span(t(lang, "drill_label"), id="wall-drill-label"),
+                              dcc.Dropdown(id="wall-drill", options=[{"label": t(lang, "live"), "value": 0}],
+                                           value=0, clearable=False, searchable=False)],
+                             className="drill-picker"),
+                  html.Div([html.Div("", id="wall-clock"),
+                            html.Div([html.Span("", id="wall-data-time"), html.Span(" · ", className="sep"),
+                                      html.Span("", id="wall-status", className="ok")], className="clock-sub")],
+                           className="clock-box"),
+                  html.Button(t(lang, "lang_button"), id="wall-lang", n_clicks=0)], className="head-right"),
+    ], className="wall-header")
+
+    series_panel = html.Section([
+        html.H2(html.Span(t(lang, "panel_series"), id="wall-series-title")),
+        dcc.Graph(id="wall-series", figure=empty_figure(lang), config={"displaylogo": False, "displayModeBar": False,
+                                                                       "responsive": True},
+                  style={"flex": "1", "minHeight": 0}),
+    ], className="panel p-series")
+
+    return html.Div([
+        html.Div([
+            dcc.Location(id="wall-url", refresh=False),
+            dcc.Store(id="wall-lang-store", data=lang),
+            dcc.Store(id="wall-stations-version", data=None),
+            dcc.Store(id="wall-selected", data=None),
+            dcc.Store(id="wall-config", data={"tz": settings.timezone}),
+            dcc.Store(id="wall-layer-names", data=layer_names()),
+            dcc.Store(id="wall-scale", data=1.0),
+            dcc.Interval(id="wall-tick", interval=TICK_MS, n_intervals=0),
+            dcc.Interval(id="wall-clock-tick", interval=CLOCK_MS, n_intervals=0),
+        ], className="wall-state"),
+        header,
+        html.Div("", id="wall-drill-banner"),
+        html.Main([
+            html.Div([panel("warnings", "wall-warnings", "p-warnings", "wall-warnings-count"),
+                      panel("reservoirs", "wall-reservoirs", "p-reservoirs")], className="col col-left"),
+            html.Div([html.Section([the_map, html.Div(legend(lang), id="wall-legend")], className="panel p-map"),
+                      series_panel], className="col col-center"),
+            html.Div([panel("rain", "wall-rain-rank", "p-rain"),
+                      panel("orders", "wall-orders", "p-orders"),
+                      panel("reports", "wall-reports", "p-reports")], className="col col-right"),
+        ], className="wall-main"),
+    ], id="wall-root")
+
+
+def legend(lang: Lang) -> list[Any]:
+    items: list[Any] = [html.Div(t(lang, "legend_title"), className="lg-title")]
+    items.append(html.Div(
+        [html.Span([html.Span(i18n.LEVEL_SHAPE[lv], className=f"lg-shape level-{lv}"), " ", level_mark(lv, lang)[2:]],
+                   className="lg-item", **{"data-level": lv}) for lv in i18n.LEVELS]
+        + [html.Span(f"○ {t(lang, 'legend_normal')}", className="lg-item"),
+           html.Span(f"◌ {t(lang, 'legend_offline')}", className="lg-item")]))
+    items.append(html.Div([html.Span([html.Span(glyph, className="lg-glyph"), i18n.KIND_NAME[lang][kind]],
+                                     className="lg-item") for kind, glyph in i18n.KIND_GLYPH[lang].items()]))
+    return items
+
+
+# --- rendering (pure: plain values in, components out) ---------------------------------------------
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def local_time(value: Any, settings: Settings, fmt: str = "%m-%d %H:%M") -> str:
+    moment = _as_datetime(value)
+    return moment.astimezone(settings.tz).strftime(fmt) if moment else ""
+
+
+def _town(row: dict[str, Any], lang: Lang, key: str = "town") -> str:
+    if lang == "en":
+        return str(row.get(f"{key}_en") or row.get(key) or "")
+    return str(row.get(key) or "")
+
+
+def render_response_level(level: dict[str, Any], lang: Lang, settings: Settings) -> tuple[list[Any], str]:
+    code = level.get("level") or "none"
+    children: list[Any] = [html.Span(t(lang, "response_level"), className="resp-label"),
+                           html.Strong(i18n.RESPONSE_NAME[lang].get(code, code), className="resp-value",
+                                       **{"data-level": code})]
+    if level.get("decided_by"):
+        children.append(html.Span(t(lang, "response_by", who=level["decided_by"],
+                                    at=local_time(level.get("decided_at"), settings, "%H:%M")),
+                                  className="resp-by", title=str(level.get("reason") or "")))
+    return children, f"resp-{code}"
+
+
+def render_warnings(rows: list[dict[str, Any]], lang: Lang, settings: Settings) -> list[Any]:
+    if not rows:
+        return [html.Div(t(lang, "no_warnings"), className="empty")]
+    out = []
+    for w in rows:
+        level = w.get("level")
+        subject = w.get("subject_name") or w.get("subject")
+        town = w.get("town_name")
+        acked = bool(w.get("acknowledged"))
+        by = w.get("acknowledged_by")
+        ack_text = t(lang, "acknowledged") + (f" · {by}" if acked and by else "")
+        out.append(html.Div([
+            html.Span(level_mark(level, lang), className=f"badge level-{level}"),
+            html.Span(f"{subject} · {town}" if town else str(subject), className="w-subject"),
+            html.Span(local_time(w.get("raised_at"), settings), className="w-time"),
+            html.Span(w.get("message_en" if lang == "en" else "message_zh") or "", className="w-msg"),
+            html.Span(ack_text if acked else t(lang, "unacknowledged"),
+                      className="w-ack acked" if acked else "w-ack unack"),
+        ], className=f"w-row level-{level}", **{"data-level": level, "data-id": str(w.get("id"))}))
+    return out
+
+
+def render_rain(ranking: dict[str, Any], lang: Lang) -> list[Any]:
+    columns = []
+    for window in ("1h", "3h", "24h"):
+        items = ranking.get(window) or []
+        body: Any = html.Ol([html.Li([html.Span(item["name"], className="rain-name", title=_town(item, lang)),
+                                      html.Span(f"{float(item['mm']):.1f}", className="rain-mm")],
+                                     **{"data-code": item["code"]}) for item in items]) \
+            if items else html.Div(t(lang, "no_rain"), className="empty")
+        columns.append(html.Div([html.H3(t(lang, f"rain_{window}")), body], id=f"wall-rain-{window}",
+                                className="rain-col"))
+    return columns
+
+
+def render_reservoirs(rows: list[dict[str, Any]], season: str | None, lang: Lang) -> list[Any]:
+    if season is None:
+        return [html.Div(t(lang, "off_season"), className="empty")]
+    note = html.Div(t(lang, "season", season=i18n.name(i18n.SEASON_NAME, lang, season)), className="season-note")
+    if not rows:
+        return [note, html.Div(t(lang, "no_reservoirs"), className="empty")]
+    head = html.Tr([html.Th(x) for x in (
+        ("水库", "乡镇", "水位 m", "汛限 m", "超汛限") if lang == "zh"
+        else ("Reservoir", "Town", "Level m", "Limit m", "Over"))])
+    body = [html.Tr([html.Td(r["name"]), html.Td(_town(r, lang)), html.Td(f"{r['level']:.2f}", className="num"),
+                     html.Td(f"{r['flood_limit']:.2f}", className="num"),
+                     html.Td(t(lang, "level_over", excess=f"{r['excess']:.2f}"), className="num excess")],
+                    **{"data-code": r["code"]}) for r in rows]
+    return [note, html.Table([html.Thead(head), html.Tbody(body)], className="wall-table")]
+
+
+CALL_STATES = ("acknowledged", "carried_out", "pending", "unreached")
+CALL_MARK = {"acknowledged": "✔", "carried_out": "★", "pending": "…", "unreached": "✖"}
+
+
+def render_orders(rows: list[dict[str, Any]], lang: Lang, settings: Settings) -> list[Any]:
+    if not rows:
+        return [html.Div(t(lang, "no_orders"), className="empty")]
+    out = []
+    for o in rows:
+        draft = o["status"] == "draft"
+        head = [html.Span(o["order_no"], className="o-no"),
+                html.Span(t(lang, "order_draft" if draft else "order_approved"),
+                          className="o-status draft" if draft else "o-status")]
+        if o.get("level"):
+            head.append(html.Span(level_mark(o["level"], lang), className=f"badge level-{o['level']}"))
+        head.append(html.Span(local_time(o.get("approved_at") or o.get("drafted_at"), settings), className="w-time"))
+        parts = [html.Div(head, className="o-head"),
+                 html.Div(o["title_en"] if lang == "en" else o["title_zh"], className="o-title")]
+        if not draft:
+            parts.append(html.Div([html.Span(f"{CALL_MARK[state]} {t(lang, f'town_{state}')} {o[state]}",
+                                             className=f"c-{state}", **{"data-count": str(o[state])})
+                                   for state in CALL_STATES], className="o-counts"))
+            unreached = o["unreached_towns_en"] if lang == "en" else o["unreached_towns"]
+            if unreached:
+                parts.append(html.Div(f"{t(lang, 'town_unreached')}：{'、'.join(x for x in unreached if x)}"
+                                      if lang == "zh" else f"Unreached: {', '.join(x for x in unreached if x)}",
+                                      className="o-unreached"))
+        out.append(html.Div(parts, className="o-card", **{"data-id": str(o["id"]), "data-status": o["status"]}))
+    return out
+
+
+def render_reports(rows: list[dict[str, Any]], lang: Lang, settings: Settings) -> list[Any]:
+    if not rows:
+        return [html.Div(t(lang, "no_reports"), className="empty")]
+    out = []
+    for r in rows:
+        head = [html.Span(local_time(r.get("reported_at"), settings), className="r-time"),
+                html.Span(i18n.name(i18n.REPORT_KIND_NAME, lang, r.get("kind")), className="r-kind"),
+                html.Span(r.get("town_name") or "", className="r-town")]
+        if r.get("warning_level") and r.get("warning_state") == "active":
+            head.append(html.Span(level_mark(r["warning_level"], lang), className=f"badge level-{r['warning_level']}"))
+        if r.get("people_affected"):
+            head.append(html.Span(t(lang, "people_affected", n=r["people_affected"])))
+        text = str(r.get("text") or "")
+        out.append(html.Div([html.Div(head, className="r-head"),
+                             html.Div(text if len(text) <= 80 else text[:79] + "…", className="r-text")],
+                            className="r-row", **{"data-id": str(r.get("id"))}))
+    return out
+
+
+def drill_options(drills: list[dict[str, Any]], lang: Lang) -> list[dict[str, Any]]:
+    return [{"label": t(lang, "live"), "value": 0}] + [
+        {"label": t(lang, "drill_option", id=d["id"], name=d["name"]), "value": d["id"]} for d in drills]
+
+
+def render_drill_banner(drill_id: int, drills: list[dict[str, Any]], lang: Lang) -> tuple[str, str]:
+    if drill_id == 0:
+        return "", ""
+    name = next((d["name"] for d in drills if d["id"] == drill_id), "")
+    return t(lang, "drill_banner", id=drill_id, name=name), "drill-on"
+
+
+# --- series figure ---------------------------------------------------------------------------------
+
+def _figure_layout(lang: Lang, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "paper_bgcolor": "#0f1a2c", "plot_bgcolor": "#0b1424", "font": {"color": "#f2f5fa", "size": 15},
+        "margin": {"l": 60, "r": 60, "t": 10, "b": 40}, "hovermode": "x unified", "showlegend": True,
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0)"},
+        "xaxis": {"gridcolor": "#22324d", "type": "date"},
+        "yaxis": {"gridcolor": "#22324d", "zeroline": False},
+    }
+    layout.update(extra)
+    return layout
+
+
+def empty_figure(lang: Lang, text: str | None = None) -> dict[str, Any]:
+    return {"data": [], "layout": _figure_layout(lang, annotations=[{
+        "text": text or t(lang, "panel_series"), "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+        "showarrow": False, "font": {"size": 18, "color": "#a9b7cc"}}],
+        xaxis={"visible": False}, yaxis={"visible": False})}
+
+
+def _x(points: list[list[Any]], settings: Settings) -> list[str]:
+    return [local_time(p[0], settings, "%Y-%m-%d %H:%M:%S") for p in points]
+
+
+def threshold_lines(info: queries.StationInfo, flood_limit_column: str | None,
+                    lang: Lang) -> list[tuple[str, float, str, str]]:
+    """(label, value, colour, dash) of the lines to draw for this station's kind."""
+    out = []
+    for key, colour, dash_style in THRESHOLD_LINES.get(info.kind, ()):
+        column = flood_limit_column if key == "fsltdz" else key
+        if column is None or column not in info.thresholds:
+            continue
+        out.append((i18n.name(i18n.THRESHOLD_NAME, lang, key), info.thresholds[column], colour, dash_style))
+    if info.kind == "weather":
+        for force, speed, colour, dash_style in WIND_FORCE_LINES:
+            out.append((f"{force}级" if lang == "zh" else f"force {force}", speed, colour, dash_style))
+    return out
+
+
+def series_figure(info: queries.StationInfo, main: stations_store.Series | None, rain: stations_store.Series | None,
+                  lines: list[tuple[str, float, str, str]], lang: Lang, settings: Settings,
+                  start: datetime, end: datetime) -> dict[str, Any]:
+    """The station's main metric as a line (or hourly rainfall bars for a rain gauge), its rainfall as bars
+    on a second axis, and its thresholds as labelled horizontal lines."""
+    traces: list[dict[str, Any]] = []
+    rain_axis = "y" if main is None else "y2"
+    if main is not None and main.points:
+        traces.append({"type": "scatter", "mode": "lines", "name": i18n.name(i18n.METRIC_NAME, lang, main.metric),
+                       "x": _x(main.points, settings), "y": [p[1] for p in main.points],
+                       "line": {"color": "#4fc3f7", "width": 3}, "hovertemplate": f"%{{y:.2f}} {main.unit}"})
+    if rain is not None and rain.points:
+        traces.append({"type": "bar", "name": t(lang, "axis_rain"), "x": _x(rain.points, settings),
+                       "y": [p[1] for p in rain.points], "yaxis": rain_axis, "marker": {"color": "#7fb2ff"},
+                       "opacity": 0.75, "hovertemplate": "%{y:.1f} mm"})
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value,
+               "line": {"color": colour, "width": 2, "dash": dash_style}, "name": label}
+              for label, value, colour, dash_style in lines]
+    # Labels alternate between the right and left ends, so lines close together keep readable labels.
+    annotations = [{"xref": "paper", "x": 1 - index % 2, "xanchor": "left" if index % 2 else "right", "yref": "y",
+                    "y": value, "yanchor": "bottom", "text": f"{label} {value:.2f}", "showarrow": False,
+                    "font": {"color": colour, "size": 14}, "bgcolor": "rgba(15,26,44,0.8)"}
+                   for index, (label, value, colour, _) in enumerate(lines)]
+    if not traces:
+        annotations.append({"text": t(lang, "no_data"), "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                            "showarrow": False, "font": {"size": 18, "color": "#a9b7cc"}})
+    x_range = [start.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S"),
+               end.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")]
+    extra: dict[str, Any] = {"shapes": shapes, "annotations": annotations, "uirevision": info.code,
+                             "xaxis": {"gridcolor": "#22324d", "type": "date", "range": x_range,
+                                       "tickformat": "%H:%M\n%m-%d", "hoverformat": "%m-%d %H:%M"},
+                             "meta": {"station": info.code, "thresholds": {label: v for label, v, _, _ in lines}}}
+    if main is not None:
+        extra["yaxis"] = {"gridcolor": "#22324d", "zeroline": False,
+                          "title": {"text": f"{i18n.name(i18n.METRIC_NAME, lang, main.metric)} ({main.unit})"}}
+        if rain is not None and rain.points:
+            extra["yaxis2"] = {"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero",
+                               "autorange": "reversed", "title": {"text": t(lang, "axis_rain")}}
+    else:
+        extra["yaxis"] = {"gridcolor": "#22324d", "rangemode": "tozero", "title": {"text": t(lang, "axis_rain")}}
+    return {"data": traces, "layout": _figure_layout(lang, **extra)}
+
+
+def scaled(figure: dict[str, Any], scale: Any) -> dict[str, Any]:
+    """Plotly sizes text in pixels: scale it with the wall (``wall-scale``: viewport width / 1920, 1..3)."""
+    try:
+        factor = min(max(float(scale), 1.0), 3.0)
+    except (TypeError, ValueError):
+        factor = 1.0
+    if factor == 1.0:
+        return figure
+    layout = figure["layout"]
+    layout["font"] = {**layout.get("font", {}), "size": round(layout.get("font", {}).get("size", 15) * factor)}
+    for note in layout.get("annotations", []):
+        if "font" in note:
+            note["font"] = {**note["font"], "size": round(note["font"].get("size", 14) * factor)}
+    margin = layout.get("margin", {})
+    layout["margin"] = {k: round(v * factor) for k, v in margin.items()}
+    for trace in figure["data"]:
+        if "line" in trace:
+            trace["line"] = {**trace["line"], "width": trace["line"].get("width", 2) * factor}
+    for shape in layout.get("shapes", []):
+        shape["line"] = {**shape["line"], "width": shape["line"].get("width", 2) * factor}
+    return figure
+
+
+def station_series(conn: psycopg.Connection, data: WallData, code: str, drill_id: int,
+                   lang: Lang) -> tuple[dict[str, Any], str]:
+    """(figure, heading) for one station over the SERIES_SPAN up to the drill's clock."""
+    settings = data.settings
+    info = queries.station_info(conn, code)
+    if info is None:
+        return empty_figure(lang, t(lang, "no_data")), t(lang, "panel_series")
+    clock = queries.clock(conn, drill_id)
+    end = clock.at + timedelta(minutes=1)
+    start = end - SERIES_SPAN
+    origin = datetime(2000, 1, 1, tzinfo=settings.tz)
+    main = None
+    main_metric = stations_store.DEFAULT_METRIC_BY_KIND.get(info.kind, "water_level")
+    if main_metric != "rainfall":
+        main = stations_store.series(conn, stations_store.SeriesQuery(
+            code=code, metric=main_metric, start=start, end=end, bucket=None, drill_id=drill_id), origin=origin)
+    rain = stations_store.series(conn, stations_store.SeriesQuery(
+        code=code, metric="rainfall", start=start, end=end, bucket=RAIN_BUCKET, drill_id=drill_id), origin=origin)
+    _, limit_column = queries.season_column(data.rules, clock.at)
+    figure = series_figure(info, main, rain, threshold_lines(info, limit_column, lang), lang, settings, start, end)
+    town = info.town_en if lang == "en" and info.town_en else info.town
+    kind = i18n.name(i18n.KIND_NAME, lang, info.kind) + (f" · {town}" if town else "")
+    return figure, t(lang, "series_title", name=info.name, code=info.code, kind=kind)
+
+
+# --- callbacks ---------------------------------------------------------------------------------------
+
+def collection_bounds(collection: dict[str, Any]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of a GeoJSON FeatureCollection (Leaflet's order), None when empty."""
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if coords and isinstance(coords[0], (int, float)):
+            lons.append(float(coords[0]))
+            lats.append(float(coords[1]))
+        elif isinstance(coords, list):
+            for item in coords:
+                walk(item)
+
+    for feature in collection.get("features") or []:
+        walk((feature.get("geometry") or {}).get("coordinates"))
+    return [[min(lats), min(lons)], [max(lats), max(lons)]] if lons else None
+
+
+def _drill(value: Any) -> int:
+    """A drill id from the browser (untrusted): an int in PostgreSQL's range, else 0 (live)."""
+    try:
+        drill = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return drill if 0 <= drill <= MAX_DRILL_ID else 0
+
+
+def _query_param(search: str | None, name: str) -> str | None:
+    values = parse_qs((search or "").lstrip("?")).get(name)
+    return values[0] if values else None
+
+
+REFRESH_OUTPUTS = {
+    "stations": Output("wall-stations", "data"),
+    "version": Output("wall-stations-version", "data"),
+    "level": Output("wall-response-level", "children"),
+    "level_class": Output("wall-response-level", "className"),
+    "banner": Output("wall-drill-banner", "children"),
+    "banner_class": Output("wall-drill-banner", "className"),
+    "warnings": Output("wall-warnings", "children"),
+    "warnings_count": Output("wall-warnings-count", "children"),
+    "rain": Output("wall-rain-rank", "children"),
+    "reservoirs": Output("wall-reservoirs", "children"),
+    "orders": Output("wall-orders", "children"),
+    "reports": Output("wall-reports", "children"),
+    "data_time": Output("wall-data-time", "children"),
+    "status": Output("wall-status", "children"),
+    "status_class": Output("wall-status", "className"),
+}
+LABEL_OUTPUTS = {
+    "title": Output("wall-title", "children"),
+    "lang_button": Output("wall-lang", "children"),
+    "drill_label": Output("wall-drill-label", "children"),
+    "warnings": Output("wall-title-warnings", "children"),
+    "rain": Output("wall-title-rain", "children"),
+    "reservoirs": Output("wall-title-reservoirs", "children"),
+    "orders": Output("wall-title-orders", "children"),
+    "reports": Output("wall-title-reports", "children"),
+    "legend": Output("wall-legend", "children"),
+    "stations_hideout": Output("wall-stations", "hideout"),
+    "towns_hideout": Output("wall-towns", "hideout"),
+    **{f"{name}_hideout": Output(f"wall-layer-{name}", "hideout") for name in i18n.OVERLAYS},
+}
+LAYER_OUTPUTS = {
+    "viewport": Output("wall-map", "viewport"),
+    "county": Output("wall-county", "data"),
+    "towns": Output("wall-towns", "data"),
+    **{name: Output(f"wall-layer-{name}", "data") for name in i18n.OVERLAYS},
+}
+
+
+def register_callbacks(app: dash.Dash, data: WallData) -> None:
+    settings = data.settings
+
+    @app.callback(output=REFRESH_OUTPUTS,
+                  inputs={"tick": Input("wall-tick", "n_intervals"), "drill_value": Input("wall-drill", "value"),
+                          "lang_value": Input("wall-lang-store", "data")},
+                  state={"version": State("wall-stations-version", "data")})
+    def refresh(tick: int | None, drill_value: Any, lang_value: Any, version: str | None) -> dict[str, Any]:
+        """Everything live on the wall, for one drill: a handful of short reads on one pooled connection."""
+        drill, lang = _drill(drill_value), lang_of(lang_value)
+        try:
+            with data.connection() as conn:
+                geojson = queries.stations_state(conn, drill)
+                clock = queries.clock(conn, drill)
+                level = queries.response_level(conn, drill)
+                warnings = queries.active_warnings(conn, drill)
+                season, limit_column = queries.season_column(data.rules, clock.at)
+                reservoirs = queries.reservoirs_over_limit(conn, drill, limit_column)
+                orders = queries.orders_with_calls(conn, drill)
+                reports = queries.field_reports(conn, drill)
+                drills = queries.running_drills(conn, drill)
+                rain = data.rain_ranking(conn, drill, clock.at)
+        except DATA_ERRORS as exc:
+            out: dict[str, Any] = {key: dash.no_update for key in REFRESH_OUTPUTS}
+            why = (str(exc).strip() or type(exc).__name__).splitlines()[0][:120]
+            out["status"] = t(lang, "stale", why=why, at=datetime.now(settings.tz).strftime("%H:%M:%S"))
+            out["status_class"] = "stale"
+            return out
+        digest = hashlib.blake2b(geojson.encode(), digest_size=12).hexdigest()
+        level_children, level_class = render_response_level(level, lang, settings)
+        banner, banner_class = render_drill_banner(drill, drills, lang)
+        shown = t(lang, "drill_clock" if drill else "data_time",
+                  at=local_time(clock.newest, settings, "%Y-%m-%d %H:%M")) if clock.newest else ""
+        return {
+            "stations": dash.no_update if digest == version else orjson.loads(geojson),
+            "version": dash.no_update if digest == version else digest,
+            "level": level_children, "level_class": level_class,
+            "banner": banner, "banner_class": banner_class,
+            "warnings": render_warnings(warnings[:queries.MAX_WARNINGS], lang, settings),
+            "warnings_count": t(lang, "count", n=len(warnings)),
+            "rain": render_rain(rain, lang),
+            "reservoirs": render_reservoirs(reservoirs, season, lang),
+            "orders": render_orders(orders, lang, settings),
+            "reports": render_reports(reports, lang, settings),
+            "data_time": shown,
+            "status": t(lang, "updated", at=datetime.now(settings.tz).strftime("%H:%M:%S")),
+            "status_class": "ok",
+        }
+
+    @app.callback(output=LAYER_OUTPUTS, inputs={"pathname": Input("wall-url", "pathname")})
+    def load_layers(pathname: str | None) -> dict[str, Any]:
+        """The county's own vector layers, once per page load (they change only with `floodctl gis load`)."""
+        try:
+            with data.connection() as conn:
+                layers = queries.map_layers(conn)
+        except DATA_ERRORS:
+            return {key: dash.no_update for key in LAYER_OUTPUTS}
+        stored = layers.get("layers") or {}
+        out = {name: stored.get(name) or _empty_collection() for name in (*i18n.OVERLAYS, "county")}
+        out["towns"] = layers.get("towns") or _empty_collection()
+        bounds = collection_bounds(out["towns"]) or collection_bounds(out["county"])
+        out["viewport"] = {"bounds": bounds, "transition": "fitBounds"} if bounds else dash.no_update
+        return out
+
+    @app.callback(Output("wall-lang-store", "data"),
+                  Input("wall-lang", "n_clicks"), Input("wall-url", "search"), State("wall-lang-store", "data"))
+    def set_language(n_clicks: int | None, search: str | None, current: Any) -> str:
+        """The toggle flips the language; ``?lang=en`` picks it on load."""
+        if dash.ctx.triggered_id == "wall-lang" and n_clicks:
+            return "zh" if lang_of(current) == "en" else "en"
+        wanted = _query_param(search, "lang")
+        return lang_of(wanted) if wanted else lang_of(current)
+
+    @app.callback(output=LABEL_OUTPUTS, inputs={"lang_value": Input("wall-lang-store", "data")})
+    def render_labels(lang_value: Any) -> dict[str, Any]:
+        lang = lang_of(lang_value)
+        out: dict[str, Any] = {
+            "title": t(lang, "title"), "lang_button": t(lang, "lang_button"), "drill_label": t(lang, "drill_label"),
+            "legend": legend(lang), "stations_hideout": station_hideout(lang, settings),
+            "towns_hideout": layer_hideout("towns", lang),
+        }
+        for key in ("warnings", "rain", "reservoirs", "orders", "reports"):
+            out[key] = t(lang, f"panel_{key}")
+        for name in i18n.OVERLAYS:
+            out[f"{name}_hideout"] = layer_hideout(name, lang)
+        return out
+
+    @app.callback(Output("wall-drill", "options"), Output("wall-drill", "value"),
+                  Input("wall-url", "search"), Input("wall-tick", "n_intervals"), Input("wall-lang-store", "data"),
+                  State("wall-drill", "options"), State("wall-drill", "value"))
+    def drill_choices(search: str | None, tick: int | None, lang_value: Any, options: list[dict[str, Any]] | None,
+                      value: Any) -> tuple[Any, Any]:
+        """The selector's choices (live + running drills, kept current) and, from ``?drill=N``, its value.
+        Both go out together: a Dropdown drops a value that is not among its options."""
+        lang = lang_of(lang_value)
+        from_url = dash.ctx.triggered_id in (None, "wall-url")
+        wanted = _drill(_query_param(search, "drill") or 0) if from_url else _drill(value)
+        try:
+            with data.connection() as conn:
+                drills = queries.running_drills(conn, wanted)
+        except DATA_ERRORS:
+            return dash.no_update, dash.no_update
+        choices = drill_options(drills, lang)
+        known = wanted == 0 or any(d["id"] == wanted for d in drills)
+        new_value = (wanted if known else 0) if from_url else dash.no_update
+        return (dash.no_update if choices == options else choices), new_value
+
+    @app.callback(Output("wall-selected", "data"),
+                  Input("wall-stations", "clickData"), Input("wall-url", "search"), State("wall-selected", "data"))
+    def select_station(click: dict[str, Any] | None, search: str | None, current: str | None) -> Any:
+        """A click on a station marker selects it (a click on a cluster zooms instead); so does ``?station=``."""
+        if dash.ctx.triggered_id == "wall-stations":
+            props = (click or {}).get("properties") or {}
+            if props.get("cluster") or not props.get("code"):
+                return dash.no_update
+            return str(props["code"])
+        code = _query_param(search, "station")
+        return code if code else current
+
+    @app.callback(Output("wall-series", "figure"), Output("wall-series-title", "children"),
+                  Input("wall-selected", "data"), Input("wall-lang-store", "data"), Input("wall-drill", "value"),
+                  Input("wall-tick", "n_intervals"), Input("wall-scale", "data"))
+    def show_series(code: str | None, lang_value: Any, drill_value: Any, tick: int | None,
+                    scale: Any = 1.0) -> tuple[Any, Any]:
+        lang = lang_of(lang_value)
+        if not code:
+            if dash.ctx.triggered_id == "wall-tick":
+                return dash.no_update, dash.no_update
+            return empty_figure(lang), t(lang, "panel_series")
+        try:
+            with data.connection() as conn:
+                figure, title = station_series(conn, data, str(code), _drill(drill_value), lang)
+                return scaled(figure, scale), title
+        except DATA_ERRORS:
+            return dash.no_update, dash.no_update
+        except FloodError:   # an unknown or malformed station code from the URL
+            return empty_figure(lang, t(lang, "no_data")), t(lang, "panel_series")
+
+    # Leaflet's layers control keeps the names it was given, so the language of its entries is set in the
+    # page; again after each refresh, in case Leaflet re-rendered the control.
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="layerNames"),
+        Output("wall-layer-names", "data"), Input("wall-lang-store", "data"), Input("wall-status", "children"),
+        State("wall-layer-names", "data"))
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="scale"),
+        Output("wall-scale", "data"), Input("wall-url", "pathname"))
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="clock"),
+        Output("wall-clock", "children"), Input("wall-clock-tick", "n_intervals"), State("wall-config", "data"))

@@ -1,0 +1,99 @@
+"""The wall dashboard (/wall/) in headless Chromium: served by the real app on 127.0.0.1, nothing fetched
+from off the machine, no console error (the `page` fixture checks both and keeps a screenshot).
+
+Element ids and classes are the ones dashboard/wall.py documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from dashboard.i18n import t
+from floodctl.api.app import create_app
+from floodctl.settings import Settings
+
+STATIONS = 162
+LOAD_TIMEOUT_MS = 30_000
+DEFAULT_METRIC = {"river": "water_level", "reservoir": "water_level", "tide": "tide_level", "rain": "rainfall",
+                  "weather": "wind_speed", "camera": "water_level"}
+# Markers shown one by one plus the stations inside every cluster.
+COUNT_STATIONS = """() => document.querySelectorAll('.wall-st').length +
+    [...document.querySelectorAll('.wall-cluster .cl-count')].reduce((n, e) => n + Number(e.textContent), 0)"""
+
+
+# Requested before `page` by every test: the server must outlive the page (its teardown checks the console).
+@pytest.fixture
+def wall_url(settings: Settings, database_url: str, serve_app: Any) -> Iterator[str]:
+    """The sample county with an hour of readings (every station, its main metric, every 5 minutes) and
+    one red river warning, served by the whole app."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT id, code, kind, town_code FROM stations ORDER BY code").fetchall()
+        metrics = dict(conn.execute("SELECT name, id FROM metrics").fetchall())
+        readings = [(sid, metrics[DEFAULT_METRIC[kind]], now - timedelta(minutes=5 * k), 1.0 + 0.1 * k)
+                    for sid, _code, kind, _town in rows for k in range(12)]
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO observations (station_id, metric_id, ts, value) VALUES (%s, %s, %s, %s)",
+                            readings)
+            cur.executemany("INSERT INTO latest_values (station_id, metric_id, ts, value) VALUES (%s, %s, %s, %s)",
+                            [(sid, metrics[DEFAULT_METRIC[kind]], now, 1.0) for sid, _code, kind, _town in rows])
+        river = next(r for r in rows if r[2] == "river")
+        conn.execute(
+            "INSERT INTO warnings (rule_id, subject, subject_kind, town_code, category, hazard, state, level, "
+            "raised_at, last_seen, message_zh, message_en) VALUES ('river-level', %s, 'station', %s, 'flood', "
+            "'river_flood', 'active', 'red', %s, %s, '测试红色预警', 'test red warning')",
+            (river[1], river[3], now - timedelta(minutes=30), now))
+    with serve_app(create_app(settings, database_url)) as base_url:
+        yield base_url
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(".wall-st, .wall-cluster", timeout=LOAD_TIMEOUT_MS)
+
+
+def test_wall_loads_with_one_marker_or_cluster_per_station(wall_url: str, page: Any, page_log: Any) -> None:
+    _open(page, wall_url + "/wall/")
+    # Clusters settle after the map fits the county: every station is in exactly one marker or cluster.
+    page.wait_for_function(f"({COUNT_STATIONS})() === {STATIONS}", timeout=LOAD_TIMEOUT_MS)
+    red = page.locator(".wall-st[class*='level-red'], .wall-cluster.level-red")
+    assert red.count() >= 1, "the red warning shows on its station or its cluster"
+    assert page.locator("#wall-warnings .w-row[data-level='red']").count() == 1
+    assert page.title() == t("zh", "title")
+    assert all(url.startswith(wall_url) for url in page_log.requests if url.startswith("http"))
+
+
+def test_language_toggle_switches_the_labels(wall_url: str, page: Any) -> None:
+    _open(page, wall_url + "/wall/")
+    title, button, series = page.locator("#wall-title"), page.locator("#wall-lang"), page.locator("#wall-series-title")
+    assert title.inner_text() == t("zh", "title") and button.inner_text() == t("zh", "lang_button")
+    assert series.inner_text() == t("zh", "panel_series")
+    button.click()
+    page.wait_for_function("([id, text]) => document.getElementById(id).textContent === text",
+                           arg=["wall-lang", t("en", "lang_button")], timeout=LOAD_TIMEOUT_MS)
+    assert title.inner_text() == t("en", "title") != t("zh", "title")
+    page.wait_for_function("([id, text]) => document.getElementById(id).textContent === text",   # its own callback
+                           arg=["wall-series-title", t("en", "panel_series")], timeout=LOAD_TIMEOUT_MS)
+    button.click()
+    page.wait_for_function("([id, text]) => document.getElementById(id).textContent === text",
+                           arg=["wall-lang", t("zh", "lang_button")], timeout=LOAD_TIMEOUT_MS)
+    assert title.inner_text() == t("zh", "title")
+
+
+def test_clicking_a_station_shows_its_series(wall_url: str, page: Any) -> None:
+    _open(page, wall_url + "/wall/")
+    page.wait_for_function(f"({COUNT_STATIONS})() === {STATIONS}", timeout=LOAD_TIMEOUT_MS)
+    marker = page.locator(".wall-st").first
+    code = marker.locator("[data-code]").get_attribute("data-code")
+    assert code
+    marker.click()
+    page.wait_for_function(f"document.getElementById('wall-series-title').textContent.includes('{code}')",
+                           timeout=LOAD_TIMEOUT_MS)
+    # The plotly figure draws the station's hour of readings.
+    page.wait_for_function(
+        "document.querySelectorAll('#wall-series .scatterlayer .trace path.js-line, #wall-series .barlayer .point')"
+        ".length > 0", timeout=LOAD_TIMEOUT_MS)
