@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
@@ -39,7 +40,7 @@ MAX_FORM_BYTES = 16_384
 
 
 def _json(value: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(orders._jsonable(value), status_code=status)
+    return JSONResponse(jsonable_encoder(value), status_code=status)
 
 
 # --- warnings ---------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ class Engine:
         self.storms: dict[int, list[StormFix]] = {}
         self.area_judged: dict[int, float] = {}
         self.seen_drills: set[int] = set()
-        self.evaluations = 0
+        self.reloaded_at = 0.0          # monotonic time of the last registry reload
 
     # --- setup ------------------------------------------------------------------------------------
 
@@ -271,7 +271,6 @@ class Engine:
                 subject = Subject("station", station.town or None, station.name or station.code,
                                   lambda station=station, lon=lon, lat=lat: self._affected(station, lon, lat))
                 for decision in evaluate(self.rules, station, window.series, at):
-                    self.evaluations += 1
                     drafted += self._advance(cur, drill, decision, at, late, subject)
             drafted += self._judge_areas(cur)
             for order_id, auto in drafted:
@@ -426,9 +425,9 @@ class Engine:
     def _reload_station(self, sid: int) -> None:
         """A station registered since start: reload the registry (at most every few seconds)."""
         now = time.monotonic()
-        if now - getattr(self, "_reloaded_at", 0.0) < 5.0:
+        if now - self.reloaded_at < 5.0:
             return
-        self._reloaded_at = now
+        self.reloaded_at = now
         self.load()
 
     def close(self) -> None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
+from fastapi.encoders import jsonable_encoder
 from psycopg.rows import dict_row
 
 from alerts import signing
@@ -587,26 +587,10 @@ def view(conn: psycopg.Connection, order_id: int) -> dict[str, Any]:
         order["towns_status"] = cur.execute(TOWNS_VIEW, (order_id,)).fetchall()
         order["deliveries"] = cur.execute(DELIVERIES_VIEW, (order_id,)).fetchall()
         order["events"] = cur.execute(EVENTS_VIEW, (order_id,)).fetchall()
-    return _jsonable(order)
+    return jsonable_encoder(order)
 
 
 def list_orders(conn: psycopg.Connection, *, drill: int = 0, status: str | None = None,
                 limit: int = 200) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return [_jsonable(r) for r in cur.execute(LIST, dict(drill=drill, status=status, limit=limit))]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return value
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(_jsonable(value))
+        return jsonable_encoder(cur.execute(LIST, dict(drill=drill, status=status, limit=limit)).fetchall())

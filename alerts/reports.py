@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from fastapi.encoders import jsonable_encoder
 from psycopg.rows import dict_row
 from shapely.geometry import Point, shape
 
@@ -144,7 +145,7 @@ def resolve(conn: psycopg.Connection, report_id: int, *, actor: str, note: str) 
 
 def list_reports(conn: psycopg.Connection, drill: int = 0, limit: int = 200) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return [orders._jsonable(r) for r in cur.execute(LIST, (drill, limit))]
+        return jsonable_encoder(cur.execute(LIST, (drill, limit)).fetchall())
 
 
 def photo(conn: psycopg.Connection, report_id: int) -> tuple[bytes, str]:

@@ -12,11 +12,12 @@ from typing import Any
 
 import orjson
 import psycopg
+from fastapi.encoders import jsonable_encoder
 from psycopg.rows import dict_row
 
-from alerts.lifecycle import ACTIVE, Event, Warning
+from alerts.lifecycle import Event, Warning
 from floodctl import audit
-from floodctl.errors import Conflict, NotFound
+from floodctl.errors import NotFound
 
 # Active warnings, and the newest cleared one of each key within two days (late data about a situation
 # already over must not reopen it, see lifecycle.step).
@@ -150,12 +151,12 @@ def list_warnings(conn: psycopg.Connection, *, drill: int = 0, active: bool | No
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(LIST, dict(drill=drill, active=active, category=category, acknowledged=acknowledged,
                                       limit=limit)).fetchall()
-    return [_jsonable(r) for r in rows]
+    return jsonable_encoder(rows)
 
 
 def events(conn: psycopg.Connection, warning_id: int) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return [_jsonable(r) for r in cur.execute(EVENTS, (warning_id,))]
+        return jsonable_encoder(cur.execute(EVENTS, (warning_id,)).fetchall())
 
 
 def acknowledge_warning(conn: psycopg.Connection, warning_id: int, actor: str) -> dict[str, Any]:
@@ -169,14 +170,8 @@ def acknowledge_warning(conn: psycopg.Connection, warning_id: int, actor: str) -
         conn.execute(INSERT_EVENT, (warning_id, "acknowledged", datetime.now(UTC), level, None, None, None, actor))
         audit.record(conn, actor, "warning.acknowledge", f"warning:{warning_id}",
                      {"rule": rule_id, "subject": subject, "level": level, "state": state}, drill_id=drill_id)
-    elif state not in (ACTIVE, "cleared"):
-        raise Conflict(f"warning {warning_id} is in state {state}")
     with conn.cursor(row_factory=dict_row) as cur:
         result = cur.execute("SELECT id, state, level, acknowledged, acknowledged_by, acknowledged_at "
                              "FROM warnings WHERE id = %s", (warning_id,)).fetchone()
     assert result is not None
-    return _jsonable(result)
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    return jsonable_encoder(result)

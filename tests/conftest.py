@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -51,14 +51,29 @@ def template_db(pg_cluster: LocalCluster) -> str:
     return url
 
 
-@pytest.fixture
-def database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+@contextmanager
+def _cloned(cluster: LocalCluster, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    yield f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/{name}"
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{cluster.port}/{name}"
+    finally:
+        with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def clone_database(pg_cluster: LocalCluster, template_db: str) -> Callable[[str], AbstractContextManager[str]]:
+    """``with clone_database("api") as url:`` — a database cloned from the sample-county template, dropped
+    afterwards (for module-scoped databases; ``database_url`` gives each test its own)."""
+    return lambda prefix: _cloned(pg_cluster, prefix)
+
+
+@pytest.fixture
+def database_url(clone_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with clone_database("t") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,17 +8,15 @@ the sample-county template) serve the whole module; each test starts from the te
 from __future__ import annotations
 
 import inspect
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
 
 from floodctl.api.app import create_app
-from floodctl.embedded.postgres import LocalCluster
 from floodctl.settings import Settings
 from floodctl.stations import store
 from floodctl.stations.store import MAX_RAW_POINTS, THRESHOLD_COLUMNS
@@ -36,18 +34,13 @@ SERIES_COLUMNS = "station_id, metric_id, ts, value, flags, drill_id"
 
 
 @pytest.fixture(scope="module")
-def api_database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[str]:
+def api_database_url(clone_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
     """One database for the whole module, cloned from the sample-county template like ``database_url``.
 
     A database and a server per test would cost most of this module's run time; instead every test
     starts from the template's state (see ``clean``)."""
-    name = f"api_{uuid.uuid4().hex[:12]}"
-    template = urlsplit(template_db).path.lstrip("/")
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/{name}"
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with clone_database("api") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import httpx
-import psycopg
 import pytest
 
 from floodctl.api.app import create_app
-from floodctl.embedded.postgres import LocalCluster
 from floodctl.settings import Settings
 from gis_data import loader
 
 
 @pytest.fixture(scope="module")
-def layers_database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[str]:
-    name = f"layers_{uuid.uuid4().hex[:12]}"
-    template = urlsplit(template_db).path.lstrip("/")
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/{name}"
-    with psycopg.connect(url) as conn:
-        loader.load_layers(conn, loader.DEFAULT_DIR)
-    yield url
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def layers_database_url(clone_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with clone_database("layers") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

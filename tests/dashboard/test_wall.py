@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -23,7 +24,6 @@ from alerts import orders
 from dashboard import queries
 from dashboard.wall import create_wall, layer_names, render_orders
 from floodctl.api.app import create_app
-from floodctl.embedded.postgres import LocalCluster
 from floodctl.settings import Settings
 from ingest.vocabulary import METRICS
 
@@ -42,14 +42,9 @@ URL_IN_TEXT = re.compile(r"""(?:https?:|wss?:)?//[^\s"'<>()\\]+""", re.I)
 
 
 @pytest.fixture(scope="module")
-def wall_database_url(pg_cluster: LocalCluster, template_db: str) -> Iterator[str]:
-    name = f"wall_{uuid.uuid4().hex[:12]}"
-    template = urlsplit(template_db).path.lstrip("/")
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/{name}"
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def wall_database_url(clone_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with clone_database("wall") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
