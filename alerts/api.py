@@ -86,15 +86,29 @@ def get_response_level(conn: ConnDep, viewer: ViewerDep, drill: DrillQuery = 0) 
     return _json(_response_level(conn, drill))
 
 
+def apply_response_level(conn: Any, *, drill_id: int, level: str, reason: str, actor: str,
+                         context: dict[str, Any] | None = None) -> int:
+    """Set the county response level and audit it, in the caller's transaction: the one path for
+    ``POST /response-level`` and a consultation's decision (``context`` joins the audit details, e.g. the
+    consultation id). Returns the new ``response_levels`` row's id."""
+    reason = reason.strip()
+    if level not in RESPONSE_LEVELS:
+        raise BadRequest(f"response level {level!r} is not one of {', '.join(RESPONSE_LEVELS)}")
+    if not reason or len(reason) > 2000:
+        raise BadRequest("a reason is required (at most 2000 characters)")
+    if drill_id and conn.execute("SELECT 1 FROM drills WHERE id = %s", (drill_id,)).fetchone() is None:
+        raise BadRequest(f"drill {drill_id} is not registered")
+    before = _response_level(conn, drill_id)["level"]
+    row = conn.execute("INSERT INTO response_levels (drill_id, level, reason, decided_by) VALUES (%s, %s, %s, %s) "
+                       "RETURNING id", (drill_id, level, reason, actor)).fetchone()
+    audit.record(conn, actor, "response_level.set", f"response_level:{drill_id}",
+                 {"from": before, "to": level, "reason": reason, **(context or {})}, drill_id=drill_id)
+    return int(row[0])
+
+
 @router.post("/response-level", summary="Set the county response level (commander), with the reason")
 def set_response_level(body: ResponseLevelBody, conn: ConnDep, who: CommanderDep) -> JSONResponse:
-    if body.drill_id and conn.execute("SELECT 1 FROM drills WHERE id = %s", (body.drill_id,)).fetchone() is None:
-        raise BadRequest(f"drill {body.drill_id} is not registered")
-    before = _response_level(conn, body.drill_id)["level"]
-    conn.execute("INSERT INTO response_levels (drill_id, level, reason, decided_by) VALUES (%s, %s, %s, %s)",
-                 (body.drill_id, body.level, body.reason.strip(), who.name))
-    audit.record(conn, who.name, "response_level.set", f"response_level:{body.drill_id}",
-                 {"from": before, "to": body.level, "reason": body.reason.strip()}, drill_id=body.drill_id)
+    apply_response_level(conn, drill_id=body.drill_id, level=body.level, reason=body.reason, actor=who.name)
     return _json(_response_level(conn, body.drill_id), 201)
 
 

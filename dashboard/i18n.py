@@ -79,6 +79,19 @@ TEXT: dict[str, dict[Lang, str]] = {
     "overlay_waterlogging": {"zh": "易涝点", "en": "Waterlogging spots"},
     "axis_rain": {"zh": "小时雨量 (mm)", "en": "Hourly rainfall (mm)"},
     "no_data": {"zh": "无数据", "en": "No data"},
+    "town_escalated": {"zh": "已升级叫应", "en": "escalated"},
+    "deadline_in": {"zh": "最近时限 {left}", "en": "next deadline in {left}"},
+    "deadline_over": {"zh": "已超时限", "en": "deadline passed"},
+    "time_title": {"zh": "时间回看", "en": "Look back"},
+    "time_live": {"zh": "实时", "en": "Live"},
+    "time_live_button": {"zh": "回到实时", "en": "Back to live"},
+    "time_history": {"zh": "历史回看：{at}", "en": "Looking back: {at}"},
+    "time_history_drill": {"zh": "历史回看（演练时间）：{at}", "en": "Looking back (drill time): {at}"},
+    "time_mark_now": {"zh": "现在", "en": "now"},
+    "time_mark_hours": {"zh": "{h}小时前", "en": "-{h} h"},
+    "history_banner": {"zh": "历史回看 {at} — 非当前态势", "en": "LOOKING BACK to {at} — not the current situation"},
+    "download_map": {"zh": "下载态势图", "en": "Download map"},
+    "consult_button": {"zh": "会商", "en": "Consultation"},
 }
 
 LEVEL_NAME: dict[Lang, dict[str, str]] = {
@@ -135,7 +148,8 @@ HAZARD_NAME: dict[Lang, dict[str, str]] = {
            "typhoon": "typhoon", "waterlogging": "waterlogging", "seawall_breach": "seawall danger",
            "general": "general"},
 }
-OVERLAYS = ("villages", "reservoirs", "seawalls", "rivers", "shelters", "cameras", "waterlogging")
+# The county's static layers the wall can show (cameras come live, with their latest snapshot: overlays.py).
+OVERLAYS = ("villages", "reservoirs", "seawalls", "rivers", "shelters", "waterlogging")
 
 
 def lang_of(value: object) -> Lang:

@@ -15,7 +15,9 @@
 - towns under an area warning at T (field reports, …) are tinted with its colour and labelled with
   its numeral; the county-wide one (the typhoon signal) is in the title;
 - the storm's fixes up to T (solid, dots coloured by intensity), its position at T (interpolated)
-  and the fixes after T (dashed, "预报路径" — for a drill, fixes past its clock are its forecast);
+  and the fixes after T (dashed, "预报路径" — for a drill, fixes past its clock are its forecast), with
+  its wind radii at T as translucent circles (7级 / 10级 / 12级风圈; the storm logic is
+  ``dashboard.overlays``, shared with the wall);
 - a title with T in the county's time zone and a legend, in zh-CN.
 
 Offline: folium's page template loads Leaflet, jQuery, Bootstrap, awesome-markers and Font
@@ -37,7 +39,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -52,12 +54,13 @@ from folium.template import Template
 from xstatic.pkg import leaflet as xs_leaflet
 from xstatic.pkg import leaflet_markercluster as xs_markercluster
 
+from dashboard.overlays import STORM_FIXES, STORM_GRADES, STORM_WINDOW, Storm, StormFix, circle, storm_grade, storms_at
 from floodctl.errors import BadRequest, FloodError, NotFound
 from gis_data import loader
 
 __all__ = [
-    "ExportResult", "Situation", "StationState", "build_map", "export_map", "external_references",
-    "load_situation", "parse_at", "render_offline",
+    "STORM_GRADES", "ExportResult", "Situation", "StationState", "Storm", "StormFix", "build_map", "export_map",
+    "external_references", "load_situation", "parse_at", "render_offline",
 ]
 
 LEVELS = ("blue", "yellow", "orange", "red")
@@ -104,12 +107,9 @@ LAYER_TITLES = {"county": "县界与海岸线", "towns": "乡镇（街道）", "
                 "reservoirs": "水库", "shelters": "避灾安置点"}
 STATIONS_TITLE = "测站（按预警等级）"
 STORM_TITLE = "台风路径"
-# China's tropical cyclone grades (GB/T 19201-2006) by 2-minute mean maximum wind, m/s.
-STORM_GRADES = ((51.0, "超强台风", "#8b0000"), (41.5, "强台风", "#d7191c"), (32.7, "台风", "#f07800"),
-                (24.5, "强热带风暴", "#f2c200"), (17.2, "热带风暴", "#1f5fbf"), (0.0, "热带低压", "#2e8b57"))
-STORM_FORECAST_H = 72       # forecast fixes drawn after T
 STORM_IN_VIEW_KM = 500     # a storm this close at T is framed with the county
-STORM_WINDOW = timedelta(days=10)   # live storms: fixes within this span of T
+# Wind radii circles (force, label, colour), drawn translucent around the storm's position at T.
+RADIUS_STYLE = ((7, "7级风圈", "#e6b800"), (10, "10级风圈", "#f07800"), (12, "12级风圈", "#d7191c"))
 LOOKBACK = timedelta(days=7)        # an observation older than this before T is not "latest as of T"
 SEA = "#dcebf5"
 LAND = "#f7f4ec"
@@ -151,11 +151,6 @@ FROM warnings
 WHERE drill_id = %(drill)s AND raised_at <= %(at)s AND (cleared_at IS NULL OR cleared_at > %(at)s)
 ORDER BY raised_at
 """
-STORM_FIXES = """
-SELECT storm, at, lat, lon, max_wind_ms, pressure_hpa, forecast FROM storm_fixes
-WHERE drill_id = %(drill)s AND (%(drill)s <> 0 OR at BETWEEN %(at)s - %(window)s AND %(at)s + %(window)s)
-ORDER BY storm, at, forecast
-"""
 DRILL = "SELECT id, name, scenario FROM drills WHERE id = %s"
 DRILL_CLOCK = "SELECT max(ts) FROM latest_values WHERE drill_id = %s"
 
@@ -183,23 +178,6 @@ class StationState:
     level: str | None = None                               # highest flood warning level at T
     warnings: list[tuple[str, str]] = field(default_factory=list)   # (level, message), flood and device
     device_warning: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class StormFix:
-    at: datetime
-    lat: float
-    lon: float
-    wind_ms: float
-    pressure_hpa: float | None
-
-
-@dataclass(slots=True)
-class Storm:
-    name: str
-    past: list[StormFix]            # fixes at or before T (observed)
-    position: StormFix | None       # where the storm is at T (interpolated), None when T is outside the track
-    forecast: list[StormFix]        # fixes after T, up to STORM_FORECAST_H
 
 
 @dataclass(slots=True)
@@ -236,37 +214,6 @@ def _level_at(level: str, history: Any, at: datetime) -> str:
 
 def _higher(a: str | None, b: str) -> str:
     return b if a is None or LEVEL_RANK[b] > LEVEL_RANK[a] else a
-
-
-def _interpolate(a: StormFix, b: StormFix, at: datetime) -> StormFix:
-    span = (b.at - a.at).total_seconds()
-    f = 0.0 if span <= 0 else (at - a.at).total_seconds() / span
-    pressure = None if a.pressure_hpa is None or b.pressure_hpa is None else \
-        a.pressure_hpa + f * (b.pressure_hpa - a.pressure_hpa)
-    return StormFix(at, a.lat + f * (b.lat - a.lat), a.lon + f * (b.lon - a.lon),
-                    a.wind_ms + f * (b.wind_ms - a.wind_ms), pressure)
-
-
-def _storms(rows: Sequence[tuple[Any, ...]], at: datetime) -> list[Storm]:
-    by_name: dict[str, tuple[dict[datetime, StormFix], dict[datetime, StormFix]]] = {}
-    for storm, when, lat, lon, wind, pressure, forecast in rows:
-        observed, predicted = by_name.setdefault(storm, ({}, {}))
-        (predicted if forecast else observed)[when] = StormFix(when, lat, lon, wind, pressure)
-    storms = []
-    horizon = at + timedelta(hours=STORM_FORECAST_H)
-    for name, (observed, predicted) in by_name.items():
-        past = [f for t, f in sorted(observed.items()) if t <= at]
-        # After T, a drill's recorded track is its forecast; a live storm's forecast fixes count too.
-        ahead = {t: f for t, f in predicted.items() if t > at} | {t: f for t, f in observed.items() if t > at}
-        forecast = [f for t, f in sorted(ahead.items()) if t <= horizon]
-        position = None
-        if past and past[-1].at == at:
-            position = past[-1]
-        elif past and forecast:
-            position = _interpolate(past[-1], forecast[0], at)
-        if past or forecast:
-            storms.append(Storm(name, past, position, forecast))
-    return storms
 
 
 def _default_at(conn: psycopg.Connection, drill_id: int) -> datetime:
@@ -335,7 +282,7 @@ def load_situation(conn: psycopg.Connection, *, at: datetime | None = None, dril
             area_levels[subject] = _higher(area_levels.get(subject), level_then)
             area_messages.setdefault(subject, []).append(message)
 
-    storms = _storms(conn.execute(STORM_FIXES, params).fetchall(), when)
+    storms = storms_at(conn.execute(STORM_FIXES, params).fetchall(), when)
     return Situation(when, drill_id, drill_name, _county_name(layers.get("county")), layers,
                      list(stations.values()), area_levels, area_messages, storms)
 
@@ -500,6 +447,8 @@ PAGE_CSS = f"""
 .fc-h {{ margin-top: 6px; font-weight: 700; }}
 .fc-warn {{ margin: 4px 0 0; padding-left: 0; list-style: none; }}
 .fc-badge {{ display: inline-block; padding: 0 4px; border-radius: 3px; font-weight: 700; font-size: 12px; }}
+.fc-radius {{ background: none; border: none; white-space: nowrap; font-size: 12px; font-weight: 700;
+  text-align: center; line-height: 18px; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }}
 .fc-cluster {{ background: #2e7d32; color: #fff; border: 2px solid #fff; border-radius: 50%; text-align: center;
   font-weight: 700; line-height: 26px; box-shadow: 0 0 2px #333; }}
 """
@@ -570,15 +519,8 @@ def _town_label_point(feature: dict[str, Any]) -> tuple[float, float] | None:
     return point.y, point.x
 
 
-def _storm_grade(wind_ms: float) -> tuple[str, str]:
-    for floor, name, colour in STORM_GRADES:
-        if wind_ms >= floor:
-            return name, colour
-    return STORM_GRADES[-1][1], STORM_GRADES[-1][2]
-
-
 def _fix_tip(storm: str, fix: StormFix, tz: tzinfo, what: str) -> str:
-    grade, _ = _storm_grade(fix.wind_ms)
+    grade, _ = storm_grade(fix.wind_ms)
     pressure = f"，{_num(fix.pressure_hpa, 0)} hPa" if fix.pressure_hpa is not None else ""
     return (f"<b>{_e(storm)}</b> {what}<br>{_short_time(fix.at, tz)}　{grade}<br>"
             f"{fix.lat:.1f}°N {fix.lon:.1f}°E，最大风速 {_num(fix.wind_ms, 0)} m/s{pressure}")
@@ -715,6 +657,7 @@ def _add_storms(m: folium.Map, situation: Situation, tz: tzinfo) -> None:
         return
     group = folium.FeatureGroup(name=STORM_TITLE)
     for storm in situation.storms:
+        _add_radii(group, storm)
         past = [[f.lat, f.lon] for f in storm.past]
         if storm.position is not None and (not storm.past or storm.position.at != storm.past[-1].at):
             past.append([storm.position.lat, storm.position.lon])
@@ -726,12 +669,12 @@ def _add_storms(m: folium.Map, situation: Situation, tz: tzinfo) -> None:
             if len(ahead) > 1:
                 folium.PolyLine(ahead, color="#6a1b9a", weight=2, opacity=0.8, dash_array="6 6").add_to(group)
         for fix in storm.past:
-            _, colour = _storm_grade(fix.wind_ms)
+            _, colour = storm_grade(fix.wind_ms)
             folium.CircleMarker([fix.lat, fix.lon], radius=4, color="#333333", weight=1, fill=True,
                                 fill_color=colour, fill_opacity=1.0,
                                 tooltip=folium.Tooltip(_fix_tip(storm.name, fix, tz, "实况"))).add_to(group)
         for fix in storm.forecast:
-            _, colour = _storm_grade(fix.wind_ms)
+            _, colour = storm_grade(fix.wind_ms)
             folium.CircleMarker([fix.lat, fix.lon], radius=3, color=colour, weight=1.5, fill=True,
                                 fill_color="#ffffff", fill_opacity=1.0,
                                 tooltip=folium.Tooltip(_fix_tip(storm.name, fix, tz, "预报"))).add_to(group)
@@ -740,6 +683,28 @@ def _add_storms(m: folium.Map, situation: Situation, tz: tzinfo) -> None:
                          "html": TYPHOON_SVG,
                          "tip": _fix_tip(storm.name, storm.position, tz, "当前位置")}]).add_to(group)
     group.add_to(m)
+
+
+def _add_radii(group: folium.FeatureGroup, storm: Storm) -> None:
+    """The wind radii known at the storm's position: translucent circles, widest first, each labelled on its
+    northern edge (7级风圈 / 10级风圈 / 12级风圈)."""
+    position = storm.position
+    if position is None:
+        return
+    labels = []
+    for force, label, colour in RADIUS_STYLE:
+        radius = position.radius_km(force)
+        if radius is None or radius <= 0:
+            continue
+        ring = [[lat, lon] for lon, lat in circle(position.lat, position.lon, radius)]
+        tip = f"<b>{_e(storm.name)}</b> {label}<br>半径 {_num(radius, 0)} km"
+        folium.Polygon(ring, color=colour, weight=2, opacity=0.9, dash_array="8 6", fill=True, fill_color=colour,
+                       fill_opacity=0.12, tooltip=folium.Tooltip(tip)).add_to(group)
+        north = max(ring, key=lambda point: point[0])
+        labels.append({"lat": north[0], "lon": north[1], "size": [80, 18], "interactive": False, "cls": "fc-radius",
+                       "html": f"<span style='color:{colour}'>{label}</span>"})
+    if labels:
+        DivMarkers(labels).add_to(group)
 
 
 TYPHOON_SVG = ('<svg class="fc-storm" xmlns="http://www.w3.org/2000/svg" width="30" height="30" '
@@ -765,7 +730,7 @@ def _title_html(situation: Situation, tz: tzinfo) -> str:
     drill = (f"<div class='fc-drill'>【演练】#{situation.drill_id} {_e(situation.drill_name or '')} — "
              f"演练数据，非真实汛情</div>") if situation.drill_id else ""
     storms = "".join(
-        f"<div>{_e(s.name)}：{_storm_grade(s.position.wind_ms)[0]}，{s.position.lat:.1f}°N {s.position.lon:.1f}°E</div>"
+        f"<div>{_e(s.name)}：{storm_grade(s.position.wind_ms)[0]}，{s.position.lat:.1f}°N {s.position.lon:.1f}°E</div>"
         for s in situation.storms if s.position is not None)
     return (f"<div id='fc-title' class='fc-box'><h1>{_e(situation.county_name)}防汛防台形势图</h1>"
             f"<div>{_time_label(situation.at, tz)}</div>{drill}{county_line}<div>{summary}</div>{storms}</div>")
@@ -788,6 +753,11 @@ def _legend_html(situation: Situation) -> str:
                     "stroke='#6a1b9a' stroke-width='3'/></svg></span>台风实况路径</div>")
         rows.append("<div><span class='fc-sw'><svg width='26' height='8'><line x1='0' y1='4' x2='26' y2='4' "
                     "stroke='#6a1b9a' stroke-width='2' stroke-dasharray='6 6'/></svg></span>预报路径</div>")
+        known = {force for s in situation.storms if s.position for force, _, _ in RADIUS_STYLE
+                 if s.position.radius_km(force)}
+        rows += [f"<div><span class='fc-sw'><svg width='20' height='14'><rect x='1' y='1' width='18' height='12' "
+                 f"fill='{colour}' fill-opacity='0.25' stroke='{colour}' stroke-dasharray='4 2'/></svg></span>"
+                 f"{label}</div>" for force, label, colour in RADIUS_STYLE if force in known]
     return "<div id='fc-legend' class='fc-box'><b>图例</b>" + "".join(rows) + "</div>"
 
 

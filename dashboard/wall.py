@@ -4,7 +4,15 @@
 
     browser ─/wall/─> FastAPI mount ─(gzip, a2wsgi)─> Flask/Dash ─> psycopg pool "wall" ─> PostgreSQL
       every TICK_MS `refresh` reads one drill's state (dashboard.queries) and re-renders the panels;
-      the stations GeoJSON is re-sent only when it changed (its hash rides in `wall-stations-version`).
+      the stations GeoJSON is re-sent only when it changed (its hash rides in `wall-stations-version`);
+      every PULSE_MS wall.js fetches /wall/pulse, one cheap fingerprint of warnings, orders, 叫应,
+      response levels and reports; a change triggers the refresh at once (decisions show within ~1 s).
+      The stations GeoJSON goes by URL (/wall/stations.geojson?v=<digest>): the map fetches it itself,
+      so the big document never sits in Dash's store (every store update would compare it).
+
+Live or past: the time slider (``wall-time``) fixes a moment of the last 72 h (``wall-at``); every panel
+is then read as of that moment (``dashboard.queries.Moment``: readings and warnings on the situation's
+clock, people's actions on the wall clock, mapped for a drill through ``drill_clock``).
 
 Everything is served by the same process and origin (``serve_locally``; no CDN, no tile server unless
 one is configured: ``tile_url``, see ``TILE_URL_SETTING``). Reads follow the API's viewer rule
@@ -22,10 +30,10 @@ Component ids (stable; browser tests rely on them):
 ``wall-drill``             dcc.Dropdown: 0 = live operations, else a running drill's id
 ``wall-drill-banner``      【演练】 stripe, class ``drill-on`` while a drill is shown
 ``wall-response-level``    county response level; class ``resp-none|resp-IV|resp-III|resp-II|resp-I``
-``wall-clock``             local clock (clientside, every second)
+``wall-clock``             local clock (wall.js, every second; ``data-tz`` the county's time zone)
 ``wall-data-time``         newest reading (live) or the drill's clock
 ``wall-status``            last refresh time; class ``ok`` or ``stale`` (database unreachable)
-``wall-tick``              dcc.Interval driving the refresh (TICK_MS); ``wall-clock-tick`` the clock's
+``wall-tick``              dcc.Interval driving the refresh (TICK_MS)
 ``wall-config``            dcc.Store: {"tz": the county's time zone} for the clock
 ``wall-scale``             dcc.Store: viewport width / 1920 (1…3), scales the plotly figure's text
 ``wall-drill-label``       the drill selector's label
@@ -36,8 +44,10 @@ Component ids (stable; browser tests rely on them):
                            metric, value, ts, level (blue…red), ack, online; nulls left out. Markers are
                            ``.wall-st[data-code][data-level][data-kind]``, clusters ``.wall-cluster``
 ``wall-stations-version``  dcc.Store: hash of the last stations GeoJSON sent
+``wall-overlays-version``  dcc.Store: hashes of the live layers and panels the page has (sent only on change)
 ``wall-layer-NAME``        overlay GeoJSON, NAME in villages, reservoirs, seawalls, rivers, shelters,
-                           cameras, waterlogging; ``wall-overlay-NAME`` its LayersControl entry
+                           waterlogging (the county's layers), and storm, cameras-live, devices (live, as
+                           of the moment shown: dashboard.overlays); ``wall-overlay-NAME`` its LayersControl entry
                            (``wall-overlay-stations`` for the stations); entries are labelled in the
                            page's language by wall.js (``wall-layer-names``: the names, and the
                            language last applied)
@@ -50,14 +60,25 @@ Component ids (stable; browser tests rely on them):
                            ``.c-carried_out``, ``.c-pending``, ``.c-unreached``; ``.o-unreached`` names
 ``wall-reports``           field-report feed: ``.r-row[data-id]``
 ``wall-selected``          dcc.Store: code of the station whose series is shown
-``wall-series``            dcc.Graph: the station's series with its threshold lines
+``wall-series-box``        the series panel's body: a hint until a station is picked, then ``wall-series``, the
+                           dcc.Graph of its series with its threshold lines (plotly loads only then)
 ``wall-series-title``      the series panel's heading
 ``wall-title-*``           panel headings: warnings, rain, reservoirs, orders, reports
+``wall-timebar``           the row under the map; class ``history-on`` while looking back
+``wall-time``              dcc.Slider: minutes before the clock (-4320…0; 0 = live)
+``wall-time-label``        "实时" or the moment looked at; ``wall-time-title`` its heading
+``wall-live``              "back to live" (shown while looking back)
+``wall-at``                dcc.Store: the moment looked at (ISO 8601 with offset) or None (live)
+``wall-history-banner``    stripe, class ``history-on`` while looking back
+``wall-download``          link to the situation map as shown (``/api/v1/map/export?drill=&at=``)
+``wall-pulse``             dcc.Store: set by wall.js when the fingerprint (``/wall/pulse``, polled every PULSE_MS)
+                           changes; an input of the refresh
+``wall-bounds``            dcc.Store: the county's bounds; the map fits them once mounted (wall.js fitCounty)
+``wall-layers-loaded``     dcc.Store: true once the county's layers are on the map
 =========================  =====================================================================
 
-Left for later: a time slider (replay the situation at a past time), a consultation mode (pin and
-annotate), the storm track layer (``storm_fixes``), login (``viewer_allowed``), tiles
-(``TILE_URL_SETTING``), and load-time figures for 5,000 stations (``floodctl bench``).
+Login: reads follow ``viewer_allowed``; changes (acknowledging, consultation decisions) are made by the
+browser through the HTTP API with the user's bearer token, so the audit trail is the API's.
 """
 
 from __future__ import annotations
@@ -65,12 +86,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import dash
 import dash_leaflet as dl
@@ -80,8 +102,9 @@ import psycopg
 from dash import Input, Output, State, dcc, html
 from psycopg_pool import ConnectionPool
 
+import dashboard.consult_panel as consult_panel  # consult UI
 from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
-from dashboard import i18n, queries
+from dashboard import i18n, overlays, queries
 from dashboard.i18n import Lang, lang_of, level_mark, t
 from floodctl import db
 from floodctl.errors import FloodError, ServiceUnavailable
@@ -93,17 +116,22 @@ TITLE = "象山县防汛防台指挥 — 会商大屏"
 PREFIX = "/wall/"
 ASSETS = Path(__file__).with_name("assets")
 TICK_MS = 3_000                  # data refresh; a reading shows within TICK_MS + query time of its commit
-CLOCK_MS = 1_000
+PULSE_MS = 1_000                 # warnings, orders, 叫应, response level, reports: refresh within a second of a change
 POOL_MAX = 4                     # the wall's own pool: a few walls and browsers, short reads
 POOL_WAIT_S = 5.0
 RAIN_RANK_TTL_S = 15.0           # the 24 h rainfall sums scan a day of readings: shared, at most every 15 s
 RAIN_CACHE_MAX = 64
+STATIONS_PATH = "stations.geojson"   # under PREFIX: the map's stations, by URL (WallData.stations_url)
+STATIONS_CACHE_MAX = 32              # documents kept by digest (a few walls × drills × moments)
+PULSE_PATH = "pulse"                 # under PREFIX: the fingerprint wall.js polls every PULSE_MS
 SERIES_SPAN = timedelta(hours=24)
 RAIN_BUCKET = timedelta(hours=1)
 WSGI_WORKERS = 8
 GZIP_MIN_BYTES = 1_024
 GZIP_LEVEL = 5                   # level 9 costs ~4x the time for ~2 % less on the stations GeoJSON
 MAX_DRILL_ID = 2**31 - 1
+WARNING_ROWS = 50            # rows drawn in the warnings panel (the count says how many are active)
+MAP_EXPORT_PATH = "/api/v1/map/export"   # dashboard.api: the situation map as one offline HTML file
 MAP_CENTER = (29.45, 121.85)     # Xiangshan; the county layer then fits the view to its bounds
 MAP_ZOOM = 10
 # Hook for a tile basemap: a Settings field of this name (e.g. FLOOD_MAP_TILE_URL, a local tile
@@ -154,6 +182,7 @@ class WallData:
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self._rain: dict[int, tuple[float, datetime, dict[str, Any]]] = {}
+        self._stations: OrderedDict[str, bytes] = OrderedDict()   # digest -> stations GeoJSON, newest last
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -162,7 +191,7 @@ class WallData:
                 # Not opened with a wait (unlike db.make_pool): with the database away, a refresh gives up after
                 # POOL_WAIT_S and the wall shows "no data" instead of hanging on its first request.
                 self._pool = ConnectionPool(self.database_url, min_size=1, max_size=POOL_MAX, name="wall", open=False,
-                                            kwargs={"connect_timeout": db.CONNECT_TIMEOUT_S}, reconnect_timeout=60)
+                                            kwargs=db.REQUEST_SESSION, reconnect_timeout=60)
                 self._pool.open(wait=False)
             pool = self._pool
         with pool.connection(timeout=POOL_WAIT_S) as conn:
@@ -182,6 +211,25 @@ class WallData:
                 self._rain.clear()
             self._rain[drill_id] = (now, at, value)
         return value
+
+    def stations_url(self, conn: psycopg.Connection, drill: int, at: datetime | None,
+                     when: queries.Moment) -> tuple[str, str]:
+        """(digest, URL) of the stations GeoJSON as of ``when``: read once here, kept by its digest for the
+        browser's fetch of the URL (``serve_stations``). The map loads it by URL, so the 5,000-station
+        document never passes through Dash's callbacks or its in-page store."""
+        text = queries.stations_state(conn, drill, when).encode()
+        digest = _digest_bytes(text)
+        with self._lock:
+            self._stations[digest] = text
+            self._stations.move_to_end(digest)
+            while len(self._stations) > STATIONS_CACHE_MAX:
+                self._stations.popitem(last=False)
+        query = {"v": digest, "drill": str(drill)} | ({"at": at.isoformat()} if at else {})
+        return digest, f"{PREFIX}{STATIONS_PATH}?{urlencode(query)}"
+
+    def cached_stations(self, digest: str) -> bytes | None:
+        with self._lock:
+            return self._stations.get(digest)
 
     def close(self) -> None:
         with self._lock:
@@ -249,8 +297,33 @@ def create_wall(settings: Settings, database_url: str, *, tile_url: str | None =
         return flask.Response("需要登录 / login required (FLOOD_ANONYMOUS_READ is off)", status=401,
                               mimetype="text/plain; charset=utf-8")
 
-    app.layout = build_layout(settings, tile_url)
+    @app.server.route(f"/{STATIONS_PATH}")
+    def serve_stations() -> flask.Response:
+        """The stations GeoJSON the map asked for by URL: from the cache by its digest; else read afresh."""
+        text = data.cached_stations(flask.request.args.get("v", ""))
+        if text is None:
+            drill, at = _drill(flask.request.args.get("drill")), _moment_value(flask.request.args.get("at"))
+            try:
+                with data.connection() as conn:
+                    text = queries.stations_state(conn, drill, queries.moment(conn, drill, at)).encode()
+            except DATA_ERRORS:
+                return flask.Response("database unavailable", status=503, mimetype="text/plain")
+        return flask.Response(text, mimetype="application/json", headers={"Cache-Control": "private, max-age=60"})
+
+    @app.server.route(f"/{PULSE_PATH}")
+    def serve_pulse() -> flask.Response:
+        """The fingerprint of warnings, orders, 叫应, response levels and reports (queries.pulse), polled by the
+        page outside Dash's callbacks; a change makes the page refresh at once."""
+        try:
+            with data.connection() as conn:
+                text = queries.pulse(conn)
+        except DATA_ERRORS:
+            return flask.Response("database unavailable", status=503, mimetype="text/plain")
+        return flask.Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    app.layout = lambda: first_frame(data, tile_url)
     register_callbacks(app, data)
+    consult_panel.register(app)  # consult UI
     return app
 
 
@@ -277,7 +350,8 @@ def station_hideout(lang: Lang, settings: Settings) -> dict[str, Any]:
 def layer_names() -> dict[str, Any]:
     """The layers control's entries in every language, for the clientside renaming (wall.js layerNames)."""
     keys = (*i18n.OVERLAYS, "stations")
-    return {"lang": None, "names": {lang: {key: t(lang, f"overlay_{key}") for key in keys} for lang in i18n.LANGS}}
+    return {"lang": None, "names": {lang: {key: t(lang, f"overlay_{key}") for key in keys}
+                                    | overlays.OVERLAY_NAMES[lang] for lang in i18n.LANGS}}
 
 
 def layer_hideout(layer: str, lang: Lang) -> dict[str, str]:
@@ -290,6 +364,8 @@ def _overlay_layer(name: str, lang: Lang) -> dl.GeoJSON:
 
 
 OVERLAYS_ON = frozenset({"rivers", "reservoirs", "seawalls"})
+# Cameras and the 600 LED boards and loudspeakers would hide the stations at county zoom: on demand.
+LIVE_OVERLAYS_ON = frozenset({"storm"})
 
 
 def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
@@ -303,15 +379,16 @@ def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
         dl.GeoJSON(id="wall-towns", data=_empty_collection(), hideout=layer_hideout("towns", lang),
                    style=_fn("layerStyle"), onEachFeature=_fn("townFeature"), interactive=False),
     ]
-    overlays = [dl.Overlay(_overlay_layer(name, lang), id=f"wall-overlay-{name}", name=t(lang, f"overlay_{name}"),
-                           checked=name in OVERLAYS_ON) for name in i18n.OVERLAYS]
+    entries = [dl.Overlay(_overlay_layer(name, lang), id=f"wall-overlay-{name}", name=t(lang, f"overlay_{name}"),
+                          checked=name in OVERLAYS_ON) for name in i18n.OVERLAYS]
+    entries += overlays.overlay_layers(lang, tz=settings.timezone, checked=LIVE_OVERLAYS_ON)
     stations = dl.GeoJSON(id="wall-stations", data=_empty_collection(), cluster=True, zoomToBoundsOnClick=True,
                           superClusterOptions={"radius": 40, "maxZoom": 13},
                           pointToLayer=_fn("stationMarker"), clusterToLayer=_fn("stationCluster"),
                           hideout=station_hideout(lang, settings))
-    overlays.append(dl.Overlay(stations, id="wall-overlay-stations", name=t(lang, "overlay_stations"), checked=True))
+    entries.append(dl.Overlay(stations, id="wall-overlay-stations", name=t(lang, "overlay_stations"), checked=True))
     the_map = dl.MapContainer(
-        [*basemap, dl.LayersControl(overlays, id="wall-layers", collapsed=False, position="topright"),
+        [*basemap, dl.LayersControl(entries, id="wall-layers", collapsed=False, position="topright"),
          dl.ScaleControl(imperial=False, position="bottomright")],
         id="wall-map", center=list(MAP_CENTER), zoom=MAP_ZOOM, zoomSnap=0.25, attributionControl=False,
         style={"height": "100%", "width": "100%"})
@@ -332,7 +409,7 @@ def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
                               dcc.Dropdown(id="wall-drill", options=[{"label": t(lang, "live"), "value": 0}],
                                            value=0, clearable=False, searchable=False)],
                              className="drill-picker"),
-                  html.Div([html.Div("", id="wall-clock"),
+                  html.Div([html.Div("", id="wall-clock", **{"data-tz": settings.timezone}),
                             html.Div([html.Span("", id="wall-data-time"), html.Span(" · ", className="sep"),
                                       html.Span("", id="wall-status", className="ok")], className="clock-sub")],
                            className="clock-box"),
@@ -341,9 +418,7 @@ def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
 
     series_panel = html.Section([
         html.H2(html.Span(t(lang, "panel_series"), id="wall-series-title")),
-        dcc.Graph(id="wall-series", figure=empty_figure(lang), config={"displaylogo": False, "displayModeBar": False,
-                                                                       "responsive": True},
-                  style={"flex": "1", "minHeight": 0}),
+        html.Div(series_hint(lang), id="wall-series-box", className="series-box"),
     ], className="panel p-series")
 
     return html.Div([
@@ -351,25 +426,57 @@ def build_layout(settings: Settings, tile_url: str | None = None) -> html.Div:
             dcc.Location(id="wall-url", refresh=False),
             dcc.Store(id="wall-lang-store", data=lang),
             dcc.Store(id="wall-stations-version", data=None),
+            dcc.Store(id="wall-overlays-version", data=None),
+            dcc.Store(id="wall-layers-loaded", data=False),
+            dcc.Store(id="wall-bounds", data=None),
             dcc.Store(id="wall-selected", data=None),
+            dcc.Store(id="wall-at", data=None),
             dcc.Store(id="wall-config", data={"tz": settings.timezone}),
             dcc.Store(id="wall-layer-names", data=layer_names()),
             dcc.Store(id="wall-scale", data=1.0),
             dcc.Interval(id="wall-tick", interval=TICK_MS, n_intervals=0),
-            dcc.Interval(id="wall-clock-tick", interval=CLOCK_MS, n_intervals=0),
+            dcc.Store(id="wall-pulse", data=None),
         ], className="wall-state"),
         header,
         html.Div("", id="wall-drill-banner"),
+        html.Div("", id="wall-history-banner"),
         html.Main([
             html.Div([panel("warnings", "wall-warnings", "p-warnings", "wall-warnings-count"),
                       panel("reservoirs", "wall-reservoirs", "p-reservoirs")], className="col col-left"),
             html.Div([html.Section([the_map, html.Div(legend(lang), id="wall-legend")], className="panel p-map"),
-                      series_panel], className="col col-center"),
+                      timebar(lang), series_panel], className="col col-center"),
             html.Div([panel("rain", "wall-rain-rank", "p-rain"),
                       panel("orders", "wall-orders", "p-orders"),
                       panel("reports", "wall-reports", "p-reports")], className="col col-right"),
         ], className="wall-main"),
+        consult_panel.consult_drawer(lang),  # consult UI
     ], id="wall-root")
+
+
+TIME_STEP_MIN = 10
+TIME_MARK_HOURS = (72, 48, 24, 12)
+
+
+def time_marks(lang: Lang) -> dict[int, str]:
+    marks = {-h * 60: t(lang, "time_mark_hours", h=h) for h in TIME_MARK_HOURS}
+    marks[0] = t(lang, "time_mark_now")
+    return marks
+
+
+def timebar(lang: Lang) -> html.Div:
+    """Look back over the last 72 h (minutes before the clock; 0 = live), the way back to live, and the
+    situation map download and consultation buttons."""
+    span = int(queries.HISTORY.total_seconds() // 60)
+    return html.Div([
+        html.Span(t(lang, "time_title"), id="wall-time-title", className="tb-title"),
+        html.Div(dcc.Slider(id="wall-time", min=-span, max=0, step=TIME_STEP_MIN, value=0, marks=time_marks(lang),
+                            included=False, updatemode="mouseup", allow_direct_input=False), className="tb-slider"),
+        html.Span(t(lang, "time_live"), id="wall-time-label", className="tb-label"),
+        html.Button(t(lang, "time_live_button"), id="wall-live", n_clicks=0, className="tb-button"),
+        html.A(t(lang, "download_map"), id="wall-download", href=MAP_EXPORT_PATH, className="tb-button",
+               download="situation-map.html", rel="nofollow"),
+        consult_panel.consult_button(lang),  # consult UI
+    ], id="wall-timebar", className="timebar")
 
 
 def legend(lang: Lang) -> list[Any]:
@@ -475,7 +582,14 @@ CALL_STATES = ("acknowledged", "carried_out", "pending", "unreached")
 CALL_MARK = {"acknowledged": "✔", "carried_out": "★", "pending": "…", "unreached": "✖"}
 
 
-def render_orders(rows: list[dict[str, Any]], lang: Lang, settings: Settings) -> list[Any]:
+def _left(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def render_orders(rows: list[dict[str, Any]], lang: Lang, settings: Settings,
+                  now: datetime | None = None) -> list[Any]:
+    """Order cards; ``now`` (live only) turns the nearest pending 叫应 deadline into a countdown."""
     if not rows:
         return [html.Div(t(lang, "no_orders"), className="empty")]
     out = []
@@ -493,6 +607,18 @@ def render_orders(rows: list[dict[str, Any]], lang: Lang, settings: Settings) ->
             parts.append(html.Div([html.Span(f"{CALL_MARK[state]} {t(lang, f'town_{state}')} {o[state]}",
                                              className=f"c-{state}", **{"data-count": str(o[state])})
                                    for state in CALL_STATES], className="o-counts"))
+            extra = []
+            if o.get("escalated"):
+                extra.append(html.Span(f"⇧ {t(lang, 'town_escalated')} {o['escalated']}", className="c-escalated",
+                                       **{"data-count": str(o["escalated"])}))
+            deadline = _as_datetime(o.get("next_deadline"))
+            if now is not None and deadline is not None and o.get("pending"):
+                left = (deadline - now).total_seconds()
+                extra.append(html.Span(t(lang, "deadline_in", left=_left(left)) if left > 0
+                                       else t(lang, "deadline_over"),
+                                       className="o-deadline" + ("" if left > 0 else " over")))
+            if extra:
+                parts.append(html.Div(extra, className="o-calls"))
             unreached = o["unreached_towns_en"] if lang == "en" else o["unreached_towns"]
             if unreached:
                 parts.append(html.Div(f"{t(lang, 'town_unreached')}：{'、'.join(x for x in unreached if x)}"
@@ -547,11 +673,16 @@ def _figure_layout(lang: Lang, **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def empty_figure(lang: Lang, text: str | None = None) -> dict[str, Any]:
-    return {"data": [], "layout": _figure_layout(lang, annotations=[{
-        "text": text or t(lang, "panel_series"), "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-        "showarrow": False, "font": {"size": 18, "color": "#a9b7cc"}}],
-        xaxis={"visible": False}, yaxis={"visible": False})}
+def series_hint(lang: Lang, text: str | None = None) -> html.Div:
+    """The series panel before a station is picked (or when it has no data): text, no chart. The chart
+    (plotly, ~1 s of the browser's time to load) is mounted only when there is a series to draw."""
+    return html.Div(text or t(lang, "panel_series"), className="empty series-hint")
+
+
+def series_graph(figure: dict[str, Any]) -> dcc.Graph:
+    return dcc.Graph(id="wall-series", figure=figure, config={"displaylogo": False, "displayModeBar": False,
+                                                              "responsive": True},
+                     style={"flex": "1", "minHeight": 0, "height": "100%"})
 
 
 def _x(points: list[list[Any]], settings: Settings) -> list[str]:
@@ -640,14 +771,15 @@ def scaled(figure: dict[str, Any], scale: Any) -> dict[str, Any]:
 
 
 def station_series(conn: psycopg.Connection, data: WallData, code: str, drill_id: int,
-                   lang: Lang) -> tuple[dict[str, Any], str]:
-    """(figure, heading) for one station over the SERIES_SPAN up to the drill's clock."""
+                   lang: Lang, at: datetime | None = None) -> tuple[dict[str, Any] | None, str]:
+    """(figure, heading) for one station over the SERIES_SPAN up to ``at`` (default: the drill's clock);
+    no figure for a station that does not exist."""
     settings = data.settings
     info = queries.station_info(conn, code)
     if info is None:
-        return empty_figure(lang, t(lang, "no_data")), t(lang, "panel_series")
-    clock = queries.clock(conn, drill_id)
-    end = clock.at + timedelta(minutes=1)
+        return None, t(lang, "panel_series")
+    clock_at = at or queries.clock(conn, drill_id).at
+    end = clock_at + timedelta(minutes=1)
     start = end - SERIES_SPAN
     origin = datetime(2000, 1, 1, tzinfo=settings.tz)
     main = None
@@ -657,7 +789,7 @@ def station_series(conn: psycopg.Connection, data: WallData, code: str, drill_id
             code=code, metric=main_metric, start=start, end=end, bucket=None, drill_id=drill_id), origin=origin)
     rain = stations_store.series(conn, stations_store.SeriesQuery(
         code=code, metric="rainfall", start=start, end=end, bucket=RAIN_BUCKET, drill_id=drill_id), origin=origin)
-    _, limit_column = queries.season_column(data.rules, clock.at)
+    _, limit_column = queries.season_column(data.rules, clock_at)
     figure = series_figure(info, main, rain, threshold_lines(info, limit_column, lang), lang, settings, start, end)
     town = info.town_en if lang == "en" and info.town_en else info.town
     kind = i18n.name(i18n.KIND_NAME, lang, info.kind) + (f" · {town}" if town else "")
@@ -693,13 +825,46 @@ def _drill(value: Any) -> int:
     return drill if 0 <= drill <= MAX_DRILL_ID else 0
 
 
+def _moment_value(value: Any) -> datetime | None:
+    """The time slider's moment from the browser (untrusted): an ISO time with an offset, else None (live)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    moment = _as_datetime(value)
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def map_export_href(drill: int, at: datetime | None) -> str:
+    """The download link of the situation map as the wall shows it."""
+    query = {"drill": str(drill)} if drill else {}
+    if at is not None:
+        query["at"] = at.isoformat()
+    return f"{MAP_EXPORT_PATH}?{urlencode(query)}" if query else MAP_EXPORT_PATH
+
+
+def _digest(text: str) -> str:
+    """What the page already has: a short hash of the last data sent (re-sent only when it changed)."""
+    return _digest_bytes(text.encode())
+
+
+def _plain(value: Any) -> Any:
+    """Dash components as plain JSON (for the digests of rendered panels)."""
+    return value.to_plotly_json()
+
+
+def _digest_bytes(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
 def _query_param(search: str | None, name: str) -> str | None:
     values = parse_qs((search or "").lstrip("?")).get(name)
     return values[0] if values else None
 
 
+# Outputs of the refresh that follow only the moment looked at, the drill and the language: a tick leaves them
+# alone (re-setting the time bar's class would re-render its slider on every tick).
+MOMENT_OUTPUTS = ("time_label", "history", "history_class", "timebar_class", "download", "banner", "banner_class")
 REFRESH_OUTPUTS = {
-    "stations": Output("wall-stations", "data"),
+    "stations": Output("wall-stations", "url"),
     "version": Output("wall-stations-version", "data"),
     "level": Output("wall-response-level", "children"),
     "level_class": Output("wall-response-level", "className"),
@@ -714,6 +879,15 @@ REFRESH_OUTPUTS = {
     "data_time": Output("wall-data-time", "children"),
     "status": Output("wall-status", "children"),
     "status_class": Output("wall-status", "className"),
+    "time_label": Output("wall-time-label", "children"),
+    "history": Output("wall-history-banner", "children"),
+    "history_class": Output("wall-history-banner", "className"),
+    "timebar_class": Output("wall-timebar", "className"),
+    "download": Output("wall-download", "href"),
+    "storm": Output("wall-layer-storm", "data"),
+    "cameras": Output("wall-layer-cameras-live", "data"),
+    "devices": Output("wall-layer-devices", "data"),
+    "overlay_versions": Output("wall-overlays-version", "data"),
 }
 LABEL_OUTPUTS = {
     "title": Output("wall-title", "children"),
@@ -726,15 +900,126 @@ LABEL_OUTPUTS = {
     "reports": Output("wall-title-reports", "children"),
     "legend": Output("wall-legend", "children"),
     "stations_hideout": Output("wall-stations", "hideout"),
+    "time_title": Output("wall-time-title", "children"),
+    "time_marks": Output("wall-time", "marks"),
+    "live_button": Output("wall-live", "children"),
+    "download_label": Output("wall-download", "children"),
     "towns_hideout": Output("wall-towns", "hideout"),
     **{f"{name}_hideout": Output(f"wall-layer-{name}", "hideout") for name in i18n.OVERLAYS},
+    **{f"{key}_hideout": Output(component, "hideout") for key, component in overlays.OVERLAY_IDS.items()},
 }
 LAYER_OUTPUTS = {
-    "viewport": Output("wall-map", "viewport"),
+    "bounds": Output("wall-bounds", "data"),
     "county": Output("wall-county", "data"),
     "towns": Output("wall-towns", "data"),
     **{name: Output(f"wall-layer-{name}", "data") for name in i18n.OVERLAYS},
+    "loaded": Output("wall-layers-loaded", "data"),
 }
+
+
+def situation(data: WallData, drill: int, lang: Lang, at: datetime | None, version: Any = None,
+              overlay_versions: Any = None) -> dict[str, Any]:
+    """The values of REFRESH_OUTPUTS: everything on the wall for one drill, live or as of ``at`` (a handful of
+    short reads on one pooled connection). ``version`` and ``overlay_versions`` say what the page already
+    has: unchanged map layers are not sent again. The page's first frame is this too (``first_frame``)."""
+    settings = data.settings
+    try:
+        with data.connection() as conn:
+            clock = queries.clock(conn, drill)
+            when = queries.moment(conn, drill, at)
+            situation_at = at or clock.at
+            digest, stations_url = data.stations_url(conn, drill, at, when)
+            level = queries.response_level(conn, drill, when)
+            warnings = queries.active_warnings(conn, drill, when=when)
+            season, limit_column = queries.season_column(data.rules, situation_at)
+            reservoirs = queries.reservoirs_over_limit(conn, drill, limit_column, when)
+            orders = queries.orders_with_calls(conn, drill, when=when)
+            reports = queries.field_reports(conn, drill, when=when)
+            drills = queries.running_drills(conn, drill)
+            rain = data.rain_ranking(conn, drill, clock.at) if at is None else \
+                queries.rain_ranking(conn, drill, at)
+            layers = overlays.overlay_data(conn, drill, situation_at, when.recorded_by)
+    except DATA_ERRORS as exc:
+        out: dict[str, Any] = {key: dash.no_update for key in REFRESH_OUTPUTS}
+        why = (str(exc).strip() or type(exc).__name__).splitlines()[0][:120]
+        out["status"] = t(lang, "stale", why=why, at=datetime.now(settings.tz).strftime("%H:%M:%S"))
+        out["status_class"] = "stale"
+        return out
+    sent = overlay_versions if isinstance(overlay_versions, dict) else {}
+    level_children, level_class = render_response_level(level, lang, settings)
+    banner, banner_class = render_drill_banner(drill, drills, lang)
+    shown = t(lang, "drill_clock" if drill else "data_time",
+              at=local_time(clock.newest, settings, "%Y-%m-%d %H:%M")) if clock.newest else ""
+    if at is None:
+        time_label, history, history_class = t(lang, "time_live"), "", ""
+    else:
+        stamp = local_time(at, settings, "%Y-%m-%d %H:%M")
+        time_label = t(lang, "time_history_drill" if drill else "time_history", at=stamp)
+        history, history_class = t(lang, "history_banner", at=stamp), "history-on"
+    panels = {
+        "level": level_children, "level_class": level_class,
+        "warnings": render_warnings(warnings[:WARNING_ROWS], lang, settings),
+        "rain": render_rain(rain, lang),
+        "reservoirs": render_reservoirs(reservoirs, season, lang),
+        "orders": render_orders(orders, lang, settings, None if at else datetime.now(settings.tz)),
+        "reports": render_reports(reports, lang, settings),
+    }
+    # What the page has is not sent again: replacing a panel's rows costs the page per component (Dash resets
+    # each one it removes), which at a few hundred rows every tick kept a 5,000-station wall busy.
+    digests = {key: _digest(orjson.dumps(value).decode()) for key, value in layers.items()} | {
+        key: _digest(orjson.dumps(value, default=_plain).decode()) for key, value in panels.items()}
+    return {
+        "stations": dash.no_update if digest == version else stations_url,
+        "version": dash.no_update if digest == version else digest,
+        **{key: dash.no_update if sent.get(key) == digests[key] else value for key, value in panels.items()},
+        "banner": banner, "banner_class": banner_class,
+        "warnings_count": t(lang, "count", n=len(warnings)),
+        "data_time": shown,
+        "status": t(lang, "updated", at=datetime.now(settings.tz).strftime("%H:%M:%S")),
+        "status_class": "ok",
+        "time_label": time_label, "history": history, "history_class": history_class,
+        "timebar_class": "timebar history-on" if at else "timebar",
+        "download": map_export_href(drill, at),
+        **{key: dash.no_update if sent.get(key) == digests[key] else layers[key] for key in layers},
+        "overlay_versions": dash.no_update if sent == digests else digests,
+    }
+
+
+
+def map_layer_values(data: WallData) -> dict[str, Any]:
+    """The values of LAYER_OUTPUTS: the county's own vector layers and the view that fits them."""
+    with data.connection() as conn:
+        layers = queries.map_layers(conn)
+    stored = layers.get("layers") or {}
+    out: dict[str, Any] = {name: stored.get(name) or _empty_collection() for name in (*i18n.OVERLAYS, "county")}
+    out["towns"] = layers.get("towns") or _empty_collection()
+    out["bounds"] = collection_bounds(out["towns"]) or collection_bounds(out["county"]) or dash.no_update
+    out["loaded"] = True
+    return out
+
+
+def _fill(root: Any, outputs: dict[str, Output], values: dict[str, Any]) -> None:
+    components = {getattr(c, "id", None): c for c in root._traverse()}
+    for key, output in outputs.items():
+        value = values.get(key, dash.no_update)
+        component = components.get(output.component_id)
+        if component is not None and value is not dash.no_update:
+            setattr(component, output.component_property, value)
+
+
+def first_frame(data: WallData, tile_url: str | None) -> html.Div:
+    """The page as it first comes (Dash calls this for every page load): the layout with the live situation
+    and the county's layers already in it, so the wall shows everything without waiting for a chain of
+    callbacks (the 5,000-station map in about 2 s: `floodctl bench wall`). With the database away it comes
+    empty, marked stale, and the callbacks fill it once the database is back."""
+    root = build_layout(data.settings, tile_url)
+    with suppress(DATA_ERRORS):
+        _fill(root, LAYER_OUTPUTS, map_layer_values(data))
+    frame = situation(data, 0, i18n.DEFAULT_LANG, None)
+    _fill(root, REFRESH_OUTPUTS, frame)
+    if frame["stations"] is not dash.no_update:
+        _fill(root, {"data": Output("wall-stations", "data")}, {"data": None})   # the map loads the URL
+    return root
 
 
 def register_callbacks(app: dash.Dash, data: WallData) -> None:
@@ -742,86 +1027,83 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
 
     @app.callback(output=REFRESH_OUTPUTS,
                   inputs={"tick": Input("wall-tick", "n_intervals"), "drill_value": Input("wall-drill", "value"),
-                          "lang_value": Input("wall-lang-store", "data")},
-                  state={"version": State("wall-stations-version", "data")})
-    def refresh(tick: int | None, drill_value: Any, lang_value: Any, version: str | None) -> dict[str, Any]:
-        """Everything live on the wall, for one drill: a handful of short reads on one pooled connection."""
-        drill, lang = _drill(drill_value), lang_of(lang_value)
-        try:
-            with data.connection() as conn:
-                geojson = queries.stations_state(conn, drill)
-                clock = queries.clock(conn, drill)
-                level = queries.response_level(conn, drill)
-                warnings = queries.active_warnings(conn, drill)
-                season, limit_column = queries.season_column(data.rules, clock.at)
-                reservoirs = queries.reservoirs_over_limit(conn, drill, limit_column)
-                orders = queries.orders_with_calls(conn, drill)
-                reports = queries.field_reports(conn, drill)
-                drills = queries.running_drills(conn, drill)
-                rain = data.rain_ranking(conn, drill, clock.at)
-        except DATA_ERRORS as exc:
-            out: dict[str, Any] = {key: dash.no_update for key in REFRESH_OUTPUTS}
-            why = (str(exc).strip() or type(exc).__name__).splitlines()[0][:120]
-            out["status"] = t(lang, "stale", why=why, at=datetime.now(settings.tz).strftime("%H:%M:%S"))
-            out["status_class"] = "stale"
-            return out
-        digest = hashlib.blake2b(geojson.encode(), digest_size=12).hexdigest()
-        level_children, level_class = render_response_level(level, lang, settings)
-        banner, banner_class = render_drill_banner(drill, drills, lang)
-        shown = t(lang, "drill_clock" if drill else "data_time",
-                  at=local_time(clock.newest, settings, "%Y-%m-%d %H:%M")) if clock.newest else ""
-        return {
-            "stations": dash.no_update if digest == version else orjson.loads(geojson),
-            "version": dash.no_update if digest == version else digest,
-            "level": level_children, "level_class": level_class,
-            "banner": banner, "banner_class": banner_class,
-            "warnings": render_warnings(warnings[:queries.MAX_WARNINGS], lang, settings),
-            "warnings_count": t(lang, "count", n=len(warnings)),
-            "rain": render_rain(rain, lang),
-            "reservoirs": render_reservoirs(reservoirs, season, lang),
-            "orders": render_orders(orders, lang, settings),
-            "reports": render_reports(reports, lang, settings),
-            "data_time": shown,
-            "status": t(lang, "updated", at=datetime.now(settings.tz).strftime("%H:%M:%S")),
-            "status_class": "ok",
-        }
-
-    @app.callback(output=LAYER_OUTPUTS, inputs={"pathname": Input("wall-url", "pathname")})
-    def load_layers(pathname: str | None) -> dict[str, Any]:
-        """The county's own vector layers, once per page load (they change only with `floodctl gis load`)."""
-        try:
-            with data.connection() as conn:
-                layers = queries.map_layers(conn)
-        except DATA_ERRORS:
-            return {key: dash.no_update for key in LAYER_OUTPUTS}
-        stored = layers.get("layers") or {}
-        out = {name: stored.get(name) or _empty_collection() for name in (*i18n.OVERLAYS, "county")}
-        out["towns"] = layers.get("towns") or _empty_collection()
-        bounds = collection_bounds(out["towns"]) or collection_bounds(out["county"])
-        out["viewport"] = {"bounds": bounds, "transition": "fitBounds"} if bounds else dash.no_update
+                          "lang_value": Input("wall-lang-store", "data"), "at_value": Input("wall-at", "data"),
+                          "pulse": Input("wall-pulse", "data")},
+                  state={"version": State("wall-stations-version", "data"),
+                         "overlay_versions": State("wall-overlays-version", "data")},
+                  prevent_initial_call=True)   # the layout carries the first frame
+    def refresh(tick: int | None, drill_value: Any, lang_value: Any, version: str | None,
+                at_value: Any = None, pulse: Any = None, overlay_versions: Any = None) -> dict[str, Any]:
+        out = situation(data, _drill(drill_value), lang_of(lang_value), _moment_value(at_value), version,
+                        overlay_versions)
+        if dash.ctx.triggered_id in ("wall-tick", "wall-pulse"):
+            for key in MOMENT_OUTPUTS:      # they change only with the moment, the drill or the language
+                out[key] = dash.no_update
         return out
 
-    @app.callback(Output("wall-lang-store", "data"),
-                  Input("wall-lang", "n_clicks"), Input("wall-url", "search"), State("wall-lang-store", "data"))
-    def set_language(n_clicks: int | None, search: str | None, current: Any) -> str:
-        """The toggle flips the language; ``?lang=en`` picks it on load."""
-        if dash.ctx.triggered_id == "wall-lang" and n_clicks:
-            return "zh" if lang_of(current) == "en" else "en"
-        wanted = _query_param(search, "lang")
-        return lang_of(wanted) if wanted else lang_of(current)
+    @app.callback(Output("wall-at", "data"), Input("wall-time", "value"), State("wall-drill", "value"),
+                  prevent_initial_call=True)
+    def set_moment(minutes: Any, drill_value: Any) -> Any:
+        """The slider picks a moment (minutes before the drill's or the live clock, kept as a fixed time so
+        the view holds still while the clock moves on)."""
+        try:
+            back = int(minutes or 0)
+        except (TypeError, ValueError):
+            back = 0
+        if back >= 0:
+            return None
+        drill = _drill(drill_value)
+        try:
+            with data.connection() as conn:
+                clock = queries.clock(conn, drill)
+                first, last = queries.history_span(conn, drill, clock.at)
+        except DATA_ERRORS:
+            return dash.no_update
+        at = min(max(last + timedelta(minutes=back), first), last)
+        return at.isoformat()
 
-    @app.callback(output=LABEL_OUTPUTS, inputs={"lang_value": Input("wall-lang-store", "data")})
+    # "Back to live" and another drill return to live, in the page.
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="backToLive"),
+        Output("wall-at", "data", allow_duplicate=True), Output("wall-time", "value"),
+        Input("wall-live", "n_clicks"), Input("wall-drill", "value"), prevent_initial_call=True)
+
+    @app.callback(output=LAYER_OUTPUTS, inputs={"tick": Input("wall-tick", "n_intervals")},
+                  state={"loaded": State("wall-layers-loaded", "data")}, prevent_initial_call=True)
+    def load_layers(tick: int | None, loaded: Any) -> dict[str, Any]:
+        """The county's own vector layers come with the page (``first_frame``); only when the database was
+        away then are they fetched here, at the next tick that finds it."""
+        if loaded:
+            return {key: dash.no_update for key in LAYER_OUTPUTS}
+        try:
+            return map_layer_values(data)
+        except DATA_ERRORS:
+            return {key: dash.no_update for key in LAYER_OUTPUTS}
+
+    # The toggle flips the language; ``?lang=en`` picks it on load (in the page: no round trip, and nothing
+    # downstream runs when the language stays as the page came).
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="language"),
+        Output("wall-lang-store", "data"), Input("wall-lang", "n_clicks"), Input("wall-url", "search"),
+        State("wall-lang-store", "data"))
+
+    @app.callback(output=LABEL_OUTPUTS, inputs={"lang_value": Input("wall-lang-store", "data")},
+                  prevent_initial_call=True)   # the layout comes in the default language
     def render_labels(lang_value: Any) -> dict[str, Any]:
         lang = lang_of(lang_value)
         out: dict[str, Any] = {
             "title": t(lang, "title"), "lang_button": t(lang, "lang_button"), "drill_label": t(lang, "drill_label"),
             "legend": legend(lang), "stations_hideout": station_hideout(lang, settings),
             "towns_hideout": layer_hideout("towns", lang),
+            "time_title": t(lang, "time_title"), "time_marks": time_marks(lang),
+            "live_button": t(lang, "time_live_button"), "download_label": t(lang, "download_map"),
         }
         for key in ("warnings", "rain", "reservoirs", "orders", "reports"):
             out[key] = t(lang, f"panel_{key}")
         for name in i18n.OVERLAYS:
             out[f"{name}_hideout"] = layer_hideout(name, lang)
+        for key in overlays.OVERLAY_IDS:
+            out[f"{key}_hideout"] = overlays.overlay_hideout(key, lang, settings.timezone)
         return out
 
     @app.callback(Output("wall-drill", "options"), Output("wall-drill", "value"),
@@ -842,6 +1124,8 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
         choices = drill_options(drills, lang)
         known = wanted == 0 or any(d["id"] == wanted for d in drills)
         new_value = (wanted if known else 0) if from_url else dash.no_update
+        if new_value == _drill(value):
+            new_value = dash.no_update        # unchanged: the panels need no second read
         return (dash.no_update if choices == options else choices), new_value
 
     @app.callback(Output("wall-selected", "data"),
@@ -854,26 +1138,30 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
                 return dash.no_update
             return str(props["code"])
         code = _query_param(search, "station")
-        return code if code else current
+        return code if code and code != current else dash.no_update
 
-    @app.callback(Output("wall-series", "figure"), Output("wall-series-title", "children"),
+    @app.callback(Output("wall-series-box", "children"), Output("wall-series-title", "children"),
                   Input("wall-selected", "data"), Input("wall-lang-store", "data"), Input("wall-drill", "value"),
-                  Input("wall-tick", "n_intervals"), Input("wall-scale", "data"))
+                  Input("wall-tick", "n_intervals"), Input("wall-scale", "data"), Input("wall-at", "data"),
+                  prevent_initial_call=True)   # the layout shows the hint
     def show_series(code: str | None, lang_value: Any, drill_value: Any, tick: int | None,
-                    scale: Any = 1.0) -> tuple[Any, Any]:
+                    scale: Any = 1.0, at_value: Any = None) -> tuple[Any, Any]:
         lang = lang_of(lang_value)
         if not code:
-            if dash.ctx.triggered_id == "wall-tick":
+            if dash.ctx.triggered_id in ("wall-tick", "wall-scale", "wall-at", "wall-drill"):
                 return dash.no_update, dash.no_update
-            return empty_figure(lang), t(lang, "panel_series")
+            return series_hint(lang), t(lang, "panel_series")
         try:
             with data.connection() as conn:
-                figure, title = station_series(conn, data, str(code), _drill(drill_value), lang)
-                return scaled(figure, scale), title
+                figure, title = station_series(conn, data, str(code), _drill(drill_value), lang,
+                                               _moment_value(at_value))
         except DATA_ERRORS:
             return dash.no_update, dash.no_update
-        except FloodError:   # an unknown or malformed station code from the URL
-            return empty_figure(lang, t(lang, "no_data")), t(lang, "panel_series")
+        except FloodError:   # a malformed station code from the URL
+            figure, title = None, t(lang, "panel_series")
+        if figure is None:
+            return series_hint(lang, t(lang, "no_data")), title
+        return series_graph(scaled(figure, scale)), title
 
     # Leaflet's layers control keeps the names it was given, so the language of its entries is set in the
     # page; again after each refresh, in case Leaflet re-rendered the control.
@@ -881,9 +1169,11 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
         dash.ClientsideFunction(namespace="floodWall", function_name="layerNames"),
         Output("wall-layer-names", "data"), Input("wall-lang-store", "data"), Input("wall-status", "children"),
         State("wall-layer-names", "data"))
+    # The map fits the county once it exists (dash-leaflet applies `viewport` only after mounting).
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="floodWall", function_name="fitCounty"),
+        Output("wall-map", "viewport"), Input("wall-bounds", "data"))
     app.clientside_callback(
         dash.ClientsideFunction(namespace="floodWall", function_name="scale"),
         Output("wall-scale", "data"), Input("wall-url", "pathname"))
-    app.clientside_callback(
-        dash.ClientsideFunction(namespace="floodWall", function_name="clock"),
-        Output("wall-clock", "children"), Input("wall-clock-tick", "n_intervals"), State("wall-config", "data"))
+

@@ -444,6 +444,32 @@ def bench_drill(stations: int, hours: int, as_json: bool) -> None:
     run_bench_drill(stations=stations, hours=hours, as_json=as_json, console=console)
 
 
+@bench.command("query")
+@click.option("--stations", type=click.IntRange(10, 100_000), default=5_000, show_default=True)
+@click.option("--rows", type=click.IntRange(1_000, 1_000_000_000), default=50_000_000, show_default=True,
+              help="observation rows in the table (one per station every 5 minutes back from now)")
+@click.option("--repeat", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="timed runs of each query")
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_query(stations: int, rows: int, repeat: int, as_json: bool) -> None:
+    """Latest state of all stations and a 7-day series of one, with ROWS observations in the table."""
+    from floodctl.bench.query import run_bench_query
+
+    run_bench_query(stations=stations, rows=rows, repeat=repeat, as_json=as_json, console=console)
+
+
+@bench.command("wall")
+@click.option("--stations", type=click.IntRange(10, 100_000), default=5_000, show_default=True)
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="timed page loads (after one warm-up load), each in a fresh browser context")
+@click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
+def bench_wall(stations: int, runs: int, as_json: bool) -> None:
+    """Wall dashboard load to interactive in headless Chromium, with STATIONS stations on the map."""
+    from floodctl.bench.wall import run_bench_wall
+
+    run_bench_wall(stations=stations, runs=runs, as_json=as_json, console=console)
+
+
 # --- map -------------------------------------------------------------------------------------
 
 @main.group("map", cls=FloodGroup)

@@ -64,3 +64,5 @@ def _reading(ctx: Context, reading: dict[str, Any], batch: Batch, where: str) ->
         added = True
     if added:
         batch.obs_days.add(day)
+        if drill_id:
+            batch.drills.add(drill_id)

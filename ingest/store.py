@@ -52,6 +52,12 @@ FROM (SELECT format('%s:%s:%s:%s', drill_id, station_id, floor(extract(epoch FRO
       FROM obs_stage GROUP BY drill_id, station_id) s
 GROUP BY chunk
 """
+# The drill clock (migration 0012): for batches with drill readings only, one row per drill and second.
+RECORD_DRILL_CLOCK = """
+INSERT INTO drill_clock (drill_id, wall_at, drill_at)
+SELECT drill_id, date_trunc('second', now()), max(ts) FROM obs_stage WHERE drill_id <> 0 GROUP BY drill_id
+ON CONFLICT (drill_id, wall_at) DO UPDATE SET drill_at = greatest(drill_clock.drill_at, excluded.drill_at)
+"""
 INSERT_VIDEO = """
 INSERT INTO video_events (station_id, camera, ts, online, snapshot_url, stream_url, event, drill_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
@@ -135,6 +141,8 @@ class IngestStore:
                 inserted = cur.rowcount
                 cur.execute(UPSERT_LATEST)
                 cur.execute(NOTIFY_OBS)
+                if batch.drills:
+                    cur.execute(RECORD_DRILL_CLOCK)
             if batch.video:
                 cur.executemany(INSERT_VIDEO, [
                     (v.station_id, v.camera, v.ts, v.online, v.snapshot_url, v.stream_url, v.event,

@@ -45,17 +45,21 @@ class DrillSummary:
 
 def register_drill(conn: psycopg.Connection, scenario: str, name: str, track: Track | None = None) -> int:
     """A new drill id; every reading and message of the drill carries it. The storm's track is recorded
-    with it (``storm_fixes``), for the typhoon signal and the map."""
+    with it (``storm_fixes``), for the typhoon signal and the map, with the wind radii of the drill's own
+    wind model at each fix (so the map's circles match what the virtual gauges feel)."""
+    from simulators.hazard import wind_radii_km
+
+    fixes = [] if track is None else [(f, *wind_radii_km(f.pressure_hpa, f.wind_ms, f.lat)) for f in track.fixes]
     with conn.transaction():
         row = conn.execute("INSERT INTO drills (name, scenario) VALUES (%s, %s) RETURNING id",
                            (name, scenario)).fetchone()
         assert row is not None
         if track is not None:
             conn.cursor().executemany(
-                "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa, source) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [(row[0], track.name, f.time, f.lat, f.lon, f.wind_ms, f.pressure_hpa, track.source)
-                 for f in track.fixes])
+                "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa, source, "
+                "r7_km, r10_km, r12_km) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(row[0], track.name, f.time, f.lat, f.lon, f.wind_ms, f.pressure_hpa, track.source, r7, r10, r12)
+                 for f, r7, r10, r12 in fixes])
     return int(row[0])
 
 

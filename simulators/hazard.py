@@ -35,6 +35,9 @@ The model, in the order it is computed::
                 V_ck = capacity_1e6m3 (总库容 is the storage at the check-flood level), m 2.4–2.8.
                 The run starts 0.15–0.6 m below FSLTDZ (typhoon season).
 
+``wind_radii_km(pressure, max_wind, lat)`` gives the CMA-style wind radii (force 7 / 10 / 12) of the same
+symmetric wind profile (no motion, no gusts, open-water exposure), recorded with a drill's track.
+
 Assumptions worth knowing: one storm at a time; times outside the track fade the storm with a 12 h
 e-folding (``Track.sample`` holds the end points); pressure is sea-level pressure; catchment areas,
 runoff coefficients, time constants, rating curves, reservoir geometry and tide constituents are not
@@ -69,6 +72,9 @@ GUST_TAU_S = 1200.0
 PRESSURE_NOISE_HPA = 0.15
 ATMOS_TIDE_HPA = 0.8              # semidiurnal atmospheric tide, maxima ~10:00 and 22:00 local
 STORM_FADE_S = 12 * 3600.0        # e-folding of the storm outside the track's time span
+# Wind radii (CMA practice): lower bounds of Beaufort force 7, 10 and 12, m/s; searched out to 2,000 km.
+WIND_FORCE_MS = {7: 13.9, 10: 24.5, 12: 32.7}
+_RADII_GRID_KM = np.geomspace(1.0, 2000.0, 4000)
 
 # --- rain -------------------------------------------------------------------------------------
 RAIN_CORE_FRACTION = 0.6           # share of the eyewall peak that decays with the inner scale
@@ -302,6 +308,50 @@ class Readings:
                 yield code, {m: float(self.values[m][i, j]) for m in metrics}
 
 
+def holland_parameters(dp_hpa: np.ndarray | float,
+                       lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Rmax km, Holland B, Coriolis parameter 1/s) of a storm with pressure deficit ``dp_hpa`` at ``lat``:
+    Vickery & Wadhera (2008), clipped to the ranges in the module docstring."""
+    phi = np.abs(np.asarray(lat, dtype=float))
+    dp = np.asarray(dp_hpa, dtype=float)
+    rmax = np.clip(np.exp(3.015 - 6.291e-5 * dp ** 2 + 0.0337 * phi), 15.0, 100.0)
+    b = np.clip(1.881 - 0.00557 * rmax - 0.01295 * phi, 0.8, 2.2)
+    fcor = 2 * OMEGA * np.sin(np.radians(np.maximum(phi, 5.0)))
+    return rmax, b, fcor
+
+
+def symmetric_surface_wind_ms(r_km: np.ndarray | float, pressure_hpa: float, lat: float) -> np.ndarray:
+    """The model's surface wind at ``r_km`` from the centre, without the motion, the gusts and the
+    station's exposure: SURFACE_REDUCTION × the Holland gradient wind (what open water feels)."""
+    dp = max(ENV_PRESSURE_HPA - pressure_hpa, 1.0)
+    rmax, b, fcor = holland_parameters(dp, lat)
+    r_km = np.maximum(np.asarray(r_km, dtype=float), 1.0)
+    a = (rmax / r_km) ** b
+    half_rf = 0.5 * r_km * 1000.0 * fcor
+    vg = np.sqrt(b / RHO_AIR * a * dp * 100.0 * np.exp(-a) + half_rf ** 2) - half_rf
+    return SURFACE_REDUCTION * vg
+
+
+def wind_radii_km(pressure_hpa: float | None, max_wind_ms: float | None,
+                  lat: float) -> tuple[float | None, float | None, float | None]:
+    """(r7, r10, r12): how far from the centre the model's symmetric surface wind (see
+    :func:`symmetric_surface_wind_ms`) stays at force 7 (≥ 13.9 m/s), 10 (≥ 24.5) and 12 (≥ 32.7), km,
+    as the CMA gives wind radii. None where the storm's max wind (the fix's own) or the model's peak is
+    below the force, or without a central pressure. The translation speed is left out (symmetric circles)."""
+    if pressure_hpa is None or max_wind_ms is None or not (np.isfinite(pressure_hpa) and np.isfinite(max_wind_ms)):
+        return None, None, None
+    wind = symmetric_surface_wind_ms(_RADII_GRID_KM, pressure_hpa, lat)
+    peak = int(np.argmax(wind))
+    outside_r, outside_wind = _RADII_GRID_KM[peak:][::-1], wind[peak:][::-1]     # increasing wind inward
+    radii: list[float | None] = []
+    for threshold in WIND_FORCE_MS.values():
+        if max_wind_ms < threshold or wind[peak] < threshold:
+            radii.append(None)
+            continue
+        radii.append(round(float(np.interp(threshold, outside_wind, outside_r)), 1))
+    return radii[0], radii[1], radii[2]
+
+
 def simulate(stations: StationSet, track: Track, times: np.ndarray, seed: int = 0) -> Readings:
     """Run the hazard model for ``track`` at ``times`` (datetime64, regular cadence, UTC)."""
     times = np.asarray(times).astype("datetime64[s]")
@@ -318,10 +368,7 @@ def simulate(stations: StationSet, track: Track, times: np.ndarray, seed: int = 
     t0, t1 = track.start.timestamp(), track.end.timestamp()
     fade = np.exp(-np.maximum(np.maximum(t0 - epoch, epoch - t1), 0.0) / STORM_FADE_S)
     dp = np.maximum(ENV_PRESSURE_HPA - storm.pressure_hpa, 1.0) * fade                  # hPa, (nt,)
-    phi = np.abs(storm.lat)
-    rmax = np.clip(np.exp(3.015 - 6.291e-5 * dp ** 2 + 0.0337 * phi), 15.0, 100.0)      # km
-    b = np.clip(1.881 - 0.00557 * rmax - 0.01295 * phi, 0.8, 2.2)
-    fcor = 2 * OMEGA * np.sin(np.radians(np.maximum(phi, 5.0)))
+    rmax, b, fcor = holland_parameters(dp, storm.lat)
 
     # Geometry station × time: r (km) and the unit vector from the centre to the station.
     lat_s, lon_s = stations.lat[:, None], stations.lon[:, None]
@@ -573,5 +620,5 @@ def _fill(values: np.ndarray, fallback: np.ndarray | float) -> np.ndarray:
     return np.where(np.isfinite(values), values, fallback)
 
 
-__all__ = ["KIND_METRICS", "METRIC_NAMES", "Readings", "StationSet", "astronomical_tide",
-           "simulate"]
+__all__ = ["KIND_METRICS", "METRIC_NAMES", "WIND_FORCE_MS", "Readings", "StationSet", "astronomical_tide",
+           "holland_parameters", "simulate", "symmetric_surface_wind_ms", "wind_radii_km"]

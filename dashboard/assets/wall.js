@@ -151,16 +151,62 @@
     }
   }
 
-  window.floodWall = {
+  // Merged, not replaced: other assets (wall-overlays.js, loaded first by name) add their functions too.
+  window.floodWall = Object.assign(window.floodWall || {}, {
     stationMarker: stationMarker,
     stationCluster: stationCluster,
     layerStyle: layerStyle,
     layerPoint: layerPoint,
     layerFeature: layerFeature,
     townFeature: townFeature,
-  };
+  });
 
-  // The clock runs in the browser: no server round trip every second.
+  // The clock runs in the browser, outside Dash: no callback, no store update every second (with a
+  // 5,000-station county every store update costs the page; see `floodctl bench wall`).
+  function clockText(tz) {
+    try {
+      return new Intl.DateTimeFormat("sv-SE", {timeZone: tz || undefined, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false}).format(new Date());
+    } catch (e) {
+      return new Date().toISOString().slice(0, 19).replace("T", " ");
+    }
+  }
+
+  function tickClock() {
+    var clock = document.getElementById("wall-clock");
+    if (clock) { clock.textContent = clockText(clock.getAttribute("data-tz")); }
+  }
+
+  // The pulse: every PULSE_MS one tiny request for the fingerprint of warnings, orders, 叫应, response
+  // levels and reports (outside Dash's callbacks too); only a change reaches Dash, as `wall-pulse`, which
+  // makes the wall refresh at once. Looking back (the time slider), nothing changes.
+  var PULSE_MS = 1000;
+  var lastPulse = null;
+
+  function prefix() {
+    try {
+      return JSON.parse(document.getElementById("_dash-config").textContent).requests_pathname_prefix || "/";
+    } catch (e) {
+      return "/";
+    }
+  }
+
+  function pulse() {
+    var bar = document.getElementById("wall-timebar");
+    if (!bar || bar.classList.contains("history-on") || !window.dash_clientside ||
+        !window.dash_clientside.set_props) { return; }
+    fetch(prefix() + "pulse", {cache: "no-store", credentials: "same-origin"}).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (text) {
+      if (text && text !== lastPulse) {
+        if (lastPulse !== null) { window.dash_clientside.set_props("wall-pulse", {data: text}); }
+        lastPulse = text;
+      }
+    }).catch(function () { /* the regular refresh shows the outage */ });
+  }
+
+  window.setInterval(tickClock, 1000);
+  window.setInterval(pulse, PULSE_MS);
   // Leaflet's layers control keeps the names it was created with: rename its entries in place.
   function layerNames(lang, status, state) {
     var names = (state && state.names) || {};
@@ -186,16 +232,30 @@
     floodWall: {
       layerNames: layerNames,
       scale: function () {
-        return Math.min(3, Math.max(1, window.innerWidth / 1920));
+        var scale = Math.min(3, Math.max(1, window.innerWidth / 1920));
+        return scale === 1 ? window.dash_clientside.no_update : scale;   // the store starts at 1
       },
-      clock: function (n, config) {
-        var tz = (config && config.tz) || undefined;
-        try {
-          return new Intl.DateTimeFormat("sv-SE", {timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
-            hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false}).format(new Date());
-        } catch (e) {
-          return new Date().toISOString().slice(0, 19).replace("T", " ");
+      // The language: the toggle flips it; ?lang=en on load picks it; unchanged, nothing downstream runs.
+      language: function (clicks, search, current) {
+        var ctx = window.dash_clientside.callback_context;
+        var byToggle = ctx && ctx.triggered && ctx.triggered.some(function (t) {
+          return t.prop_id === "wall-lang.n_clicks";
+        });
+        var lang = current === "en" ? "en" : "zh";
+        var wanted = lang;
+        if (byToggle && clicks) {
+          wanted = lang === "en" ? "zh" : "en";
+        } else {
+          var asked = new URLSearchParams(search || "").get("lang");
+          if (asked) { wanted = asked === "en" ? "en" : "zh"; }
         }
+        return wanted === current ? window.dash_clientside.no_update : wanted;
+      },
+      fitCounty: function (bounds) {
+        return bounds ? {bounds: bounds, transition: "fitBounds"} : window.dash_clientside.no_update;
+      },
+      backToLive: function () {
+        return [null, 0];
       },
     },
   });

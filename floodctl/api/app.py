@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alerts.api import pages as alert_pages
 from alerts.api import router as alerts_router
 from dashboard import wall
+from dashboard.api import router as map_router
+from dashboard.consult_api import router as consult_router
 from floodctl import __version__, db
 from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
 from floodctl.api.layers import router as layers_router
@@ -172,6 +174,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(alerts_router)
     app.include_router(alert_pages)
+    app.include_router(consult_router)
+    app.include_router(map_router)
 
     @app.get("/wall", include_in_schema=False)
     def wall_root() -> RedirectResponse:

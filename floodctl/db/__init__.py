@@ -27,11 +27,16 @@ def connect(dsn: str, *, autocommit: bool = False, wait_s: float = 0.0) -> psyco
             delay = min(delay * 2, 2.0)
 
 
+# Request handlers' sessions: short reads whose plans cost just enough to trigger PostgreSQL's JIT, which then
+# spends ~40 ms compiling a 50 ms query (the 5,000-station map; `floodctl bench query`). Off for them.
+REQUEST_SESSION = {"connect_timeout": CONNECT_TIMEOUT_S, "options": "-c jit=off"}
+
+
 def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "floodctl") -> ConnectionPool:
     """A pool for request handlers; opening waits (bounded) for the database."""
     pool = ConnectionPool(
         dsn, min_size=min_size, max_size=max_size, name=name, open=False,
-        kwargs={"connect_timeout": CONNECT_TIMEOUT_S}, reconnect_timeout=60,
+        kwargs=REQUEST_SESSION, reconnect_timeout=60,
     )
     try:
         pool.open(wait=True, timeout=WAIT_FOR_DB_S)

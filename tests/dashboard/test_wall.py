@@ -76,6 +76,7 @@ def clean(db: psycopg.Connection) -> None:
     for statement in ("DELETE FROM deliveries", "DELETE FROM ack_links", "DELETE FROM orders",
                       "DELETE FROM reports", "DELETE FROM warnings", "DELETE FROM response_levels",
                       "DELETE FROM observations", "DELETE FROM latest_values", "DELETE FROM device_status_latest",
+                      "DELETE FROM device_status",
                       "DELETE FROM drills WHERE id <> 0"):
         db.execute(statement)
 
@@ -114,10 +115,21 @@ def call(http: httpx.Client, deps: list[dict[str, Any]], output: str, values: di
 
 
 def refresh(http: httpx.Client, deps: list[dict[str, Any]], drill: int = 0, lang: str = "zh",
-            version: str | None = None) -> dict[str, dict[str, Any]]:
-    return call(http, deps, "wall-stations.data", {"wall-tick.n_intervals": 1, "wall-drill.value": drill,
+            version: str | None = None, at: datetime | None = None) -> dict[str, dict[str, Any]]:
+    return call(http, deps, "wall-stations.url", {"wall-tick.n_intervals": 1, "wall-drill.value": drill,
                                                    "wall-lang-store.data": lang,
-                                                   "wall-stations-version.data": version})
+                                                   "wall-stations-version.data": version,
+                                                   "wall-at.data": at.isoformat() if at else None},
+                changed="wall-drill.value")    # as when the drill (or the moment) is chosen: every output
+
+
+def stations_of(http: httpx.Client, response: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The stations GeoJSON a refresh pointed the map at (the map fetches it by URL)."""
+    url = response["wall-stations"]["url"]
+    assert url.startswith("/wall/stations.geojson?v="), url
+    fetched = http.get(url)
+    assert fetched.status_code == 200 and fetched.headers["content-type"].startswith("application/json")
+    return fetched.json()  # type: ignore[no-any-return]
 
 
 def texts(node: Any) -> str:
@@ -228,16 +240,18 @@ def test_layout_and_dependencies_are_json_with_the_documented_ids(http: httpx.Cl
                   "wall-drill-banner", "wall-response-level", "wall-clock", "wall-data-time", "wall-status",
                   "wall-tick", "wall-map", "wall-layers", "wall-county", "wall-towns", "wall-stations",
                   "wall-stations-version", "wall-legend", "wall-warnings", "wall-warnings-count", "wall-rain-rank",
-                  "wall-reservoirs", "wall-orders", "wall-reports", "wall-selected", "wall-series",
+                  "wall-reservoirs", "wall-orders", "wall-reports", "wall-selected", "wall-series-box",
                   "wall-series-title", "wall-overlay-stations"}
-    documented |= {f"wall-layer-{n}" for n in ("villages", "reservoirs", "seawalls", "rivers", "shelters", "cameras",
-                                               "waterlogging")}
+    documented |= {f"wall-layer-{n}" for n in ("villages", "reservoirs", "seawalls", "rivers", "shelters",
+                                               "waterlogging", "storm", "cameras-live", "devices")}
+    documented |= {"wall-time", "wall-at", "wall-timebar", "wall-time-label", "wall-live", "wall-download",
+                   "wall-history-banner", "wall-pulse"}
     assert documented <= ids, documented - ids
     stations = find(layout.json(), id="wall-stations")[0]["props"]
     assert stations["cluster"] is True
     assert stations["pointToLayer"] == {"variable": "floodWall.stationMarker"}
     assert isinstance(dependencies, list) and dependencies
-    assert any(("wall-stations", "data") in _outputs(d) for d in dependencies)
+    assert any(("wall-stations", "url") in _outputs(d) for d in dependencies)
 
 
 def test_reads_follow_the_viewer_rule(wall_settings: Settings, wall_database_url: str) -> None:
@@ -258,7 +272,7 @@ def test_database_away_shows_stale_instead_of_failing(wall_settings: Settings, m
     try:
         client = app.server.test_client()
         deps = client.get("/_dash-dependencies").get_json()
-        dep = next(d for d in deps if ("wall-stations", "data") in _outputs(d))
+        dep = next(d for d in deps if ("wall-stations", "url") in _outputs(d))
         body = {"output": dep["output"], "outputs": [{"id": i, "property": p} for i, p in _outputs(dep)],
                 "inputs": [{**x, "value": None} for x in dep["inputs"]], "state": [{**x, "value": None}
                                                                                   for x in dep["state"]],
@@ -290,7 +304,7 @@ def test_refresh_sends_every_station_with_its_most_severe_active_flood_warning(
     add_readings(db, RIVER, WATER_LEVEL, datetime.now(UTC), [18.0, 18.2])
 
     response = refresh(http, dependencies)
-    collection = response["wall-stations"]["data"]
+    collection = stations_of(http, response)
     assert collection["type"] == "FeatureCollection"
     features = {f["properties"]["code"]: f["properties"] for f in collection["features"]}
     assert len(features) == 162
@@ -309,7 +323,7 @@ def test_refresh_sends_every_station_with_its_most_severe_active_flood_warning(
     again = refresh(http, dependencies, version=response["wall-stations-version"]["data"])
     assert "wall-stations" not in again and "wall-warnings" in again
     in_drill = refresh(http, dependencies, drill=DRILL)
-    drill_features = {f["properties"]["code"]: f["properties"] for f in in_drill["wall-stations"]["data"]["features"]}
+    drill_features = {f["properties"]["code"]: f["properties"] for f in stations_of(http, in_drill)["features"]}
     assert drill_features[codes[4]]["level"] == "blue" and drill_features[codes[0]].get("level") is None
     assert in_drill["wall-drill-banner"]["className"] == "drill-on"
     assert "烟花 replay" in in_drill["wall-drill-banner"]["children"]
@@ -332,7 +346,7 @@ def test_drill_selector_offers_running_drills_and_takes_the_one_in_the_url(
     assert on_tick == {} or "value" not in on_tick.get("wall-drill", {})   # a tick never moves the selection
     unknown = call(http, dependencies, "wall-drill.options", {**values, "wall-url.search": "?drill=99"},
                    changed="wall-url.search")
-    assert unknown["wall-drill"]["value"] == 0
+    assert "value" not in unknown.get("wall-drill", {})     # an unknown drill: the wall stays live
 
 
 def test_refresh_panels_show_level_rain_reservoirs_orders_and_reports(
@@ -402,8 +416,8 @@ def test_series_callback_draws_the_station_with_its_threshold_lines(
     add_readings(db, RIVER, RAINFALL, now, [3.0, 4.0, 5.0, 6.0, 7.0])
     values = {"wall-selected.data": RIVER, "wall-lang-store.data": "zh", "wall-drill.value": 0,
               "wall-tick.n_intervals": 0}
-    response = call(http, dependencies, "wall-series.figure", values, changed="wall-selected.data")
-    figure = response["wall-series"]["figure"]
+    response = call(http, dependencies, "wall-series-box.children", values, changed="wall-selected.data")
+    figure = series_figure(response)
     line = next(trace for trace in figure["data"] if trace["type"] == "scatter")
     assert line["y"] == [18.2, 18.4, 18.6, 18.9, 19.1]
     assert sum(next(trace for trace in figure["data"] if trace["type"] == "bar")["y"]) == pytest.approx(25.0)
@@ -418,27 +432,27 @@ def test_series_callback_draws_the_station_with_its_threshold_lines(
     add_readings(db, RESERVOIR, WATER_LEVEL, TYPHOON_DAY, [194.0, 194.2], drill=DRILL)
     values.update({"wall-selected.data": RESERVOIR, "wall-drill.value": DRILL, "wall-lang-store.data": "en",
                    "wall-scale.data": 2})      # a 3840-pixel wall: plotly's pixel sizes double
-    response = call(http, dependencies, "wall-series.figure", values, changed="wall-selected.data")
-    figure = response["wall-series"]["figure"]
+    response = call(http, dependencies, "wall-series-box.children", values, changed="wall-selected.data")
+    figure = series_figure(response)
     assert figure["layout"]["font"]["size"] == 30
     assert sorted(shape["y0"] for shape in figure["layout"]["shapes"]) == [193.88, 197.51, 197.78, 198.38]
     assert "flood-limit level (FSLTDZ) 193.88" in " ".join(a["text"] for a in figure["layout"]["annotations"])
 
-    nothing = call(http, dependencies, "wall-series.figure", {**values, "wall-selected.data": "NOSUCH99"},
+    nothing = call(http, dependencies, "wall-series-box.children", {**values, "wall-selected.data": "NOSUCH99"},
                    changed="wall-selected.data")
-    assert nothing["wall-series"]["figure"]["data"] == []
+    assert not find(nothing["wall-series-box"]["children"], id="wall-series")      # no chart, no plotly
+    assert texts(nothing["wall-series-box"]["children"]) == "No data"
 
 
-def test_language_toggle_switches_the_labels(http: httpx.Client, dependencies: list[dict[str, Any]]) -> None:
-    flipped = call(http, dependencies, "wall-lang-store.data",
-                   {"wall-lang.n_clicks": 1, "wall-url.search": "", "wall-lang-store.data": "zh"},
-                   changed="wall-lang.n_clicks")
-    assert flipped["wall-lang-store"]["data"] == "en"
-    from_url = call(http, dependencies, "wall-lang-store.data",
-                    {"wall-lang.n_clicks": 0, "wall-url.search": "?lang=en", "wall-lang-store.data": "zh"},
-                    changed="wall-url.search")
-    assert from_url["wall-lang-store"]["data"] == "en"
+def series_figure(response: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The figure of the chart the series callback mounted in its box."""
+    graphs = find(response["wall-series-box"]["children"], id="wall-series")
+    assert len(graphs) == 1, response["wall-series-box"]["children"]
+    return graphs[0]["props"]["figure"]  # type: ignore[no-any-return]
 
+
+def test_language_labels_come_from_the_server(http: httpx.Client, dependencies: list[dict[str, Any]]) -> None:
+    # The toggle itself runs in the page (test_wall_browser); the labels of each language come from here.
     english = call(http, dependencies, "wall-title.children", {"wall-lang-store.data": "en"})
     assert english["wall-title"]["children"].startswith("Xiangshan Flood")
     assert english["wall-lang"]["children"] == "中文"
@@ -455,8 +469,37 @@ def test_map_layers_come_from_the_database(http: httpx.Client, dependencies: lis
     response = call(http, dependencies, "wall-county.data", {"wall-url.pathname": "/wall/"})
     assert len(response["wall-towns"]["data"]["features"]) == 18
     assert response["wall-county"]["data"]["features"]
-    for name in ("villages", "reservoirs", "seawalls", "rivers", "shelters", "cameras", "waterlogging"):
+    for name in ("villages", "reservoirs", "seawalls", "rivers", "shelters", "waterlogging"):
         assert response[f"wall-layer-{name}"]["data"]["features"], name
+
+
+def test_refresh_sends_the_live_layers_once_until_they_change(http: httpx.Client, dependencies: list[dict[str, Any]],
+                                                              db: psycopg.Connection) -> None:
+    first = refresh(http, dependencies)
+    cameras = first["wall-layer-cameras-live"]["data"]["features"]
+    assert len(cameras) == 20 and all(c["properties"]["code"].startswith("CAM-") for c in cameras)
+    devices = first["wall-layer-devices"]["data"]["features"]
+    assert devices and all(d["properties"].get("state") in (None, "none") for d in devices)
+    assert first["wall-layer-storm"]["data"]["features"] == []
+    versions = first["wall-overlays-version"]["data"]
+    again = call(http, dependencies, "wall-stations.url", {
+        "wall-tick.n_intervals": 2, "wall-drill.value": 0, "wall-lang-store.data": "zh",
+        "wall-stations-version.data": first["wall-stations-version"]["data"], "wall-overlays-version.data": versions})
+    assert "wall-layer-cameras-live" not in again and "wall-layer-devices" not in again   # unchanged: not re-sent
+    assert "wall-warnings" not in again and "wall-rain-rank" not in again and "wall-status" in again
+    db.execute("INSERT INTO storm_fixes (storm, at, lat, lon, max_wind_ms, pressure_hpa, r7_km) VALUES "
+               "('烟花', now() - interval '1 hour', 29.0, 123.0, 38, 965, 250), "
+               "('烟花', now() + interval '5 hours', 29.6, 122.2, 35, 970, 230)")
+    try:
+        moved = call(http, dependencies, "wall-stations.url", {
+            "wall-tick.n_intervals": 3, "wall-drill.value": 0, "wall-lang-store.data": "zh",
+            "wall-stations-version.data": first["wall-stations-version"]["data"],
+            "wall-overlays-version.data": versions})
+        roles = {f["properties"]["role"] for f in moved["wall-layer-storm"]["data"]["features"]}
+        assert {"past", "forecast", "position", "radius"} <= roles
+        assert "wall-layer-devices" not in moved
+    finally:
+        db.execute("DELETE FROM storm_fixes")
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,3 +532,129 @@ def test_stations_state_is_one_statement_over_all_stations(wall_database_url: st
             assert len(json.loads(queries.stations_state(conn, 0))["features"]) == 161
     finally:
         db.execute("UPDATE stations SET active = true WHERE code = %s", (RIVER,))
+
+
+# --------------------------------------------------------------------------------------------
+# looking back: the time slider
+
+
+def test_time_slider_shows_readings_warnings_and_calls_as_they_were(
+        http: httpx.Client, dependencies: list[dict[str, Any]], db: psycopg.Connection) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    # The river rose over its warning level (18.57) two hours ago and has since fallen back.
+    add_readings(db, RIVER, WATER_LEVEL, now, [17.0] * 12 + [18.9] * 12 + [17.2] * 12, step=timedelta(minutes=5))
+    then = now - timedelta(hours=1, minutes=30)
+    warning = add_warning(db, RIVER, "yellow", state="cleared")
+    db.execute("UPDATE warnings SET raised_at = %s, cleared_at = %s, acknowledged = true, acknowledged_by = 'duty', "
+               "acknowledged_at = %s, level_history = %s WHERE id = %s",
+               (now - timedelta(hours=2), now - timedelta(minutes=50), now - timedelta(minutes=40),
+                json.dumps([[(now - timedelta(hours=2)).timestamp(), "blue"],
+                            [(now - timedelta(hours=1, minutes=45)).timestamp(), "yellow"]]), warning))
+    db.execute("INSERT INTO response_levels (level, reason, decided_by, decided_at) VALUES "
+               "('IV', '河道超警', 'chief', %s), ('none', '退水', 'chief', %s)",
+               (now - timedelta(hours=1, minutes=40), now - timedelta(minutes=20)))
+
+    live = refresh(http, dependencies)
+    props = {f["properties"]["code"]: f["properties"] for f in stations_of(http, live)["features"]}
+    assert props[RIVER]["value"] == 17.2 and "level" not in props[RIVER]
+    assert find(live["wall-warnings"]["children"], className="empty")
+    assert live["wall-response-level"]["className"] == "resp-none"
+    assert live["wall-timebar"]["className"] == "timebar"
+    assert live["wall-history-banner"]["children"] == ""
+
+    past = refresh(http, dependencies, at=then)
+    props = {f["properties"]["code"]: f["properties"] for f in stations_of(http, past)["features"]}
+    assert props[RIVER]["value"] == 18.9
+    assert props[RIVER]["level"] == "yellow" and props[RIVER]["ack"] is False   # acknowledged only later
+    rows = find(past["wall-warnings"]["children"], className="w-row level-yellow")
+    assert [r["props"]["data-id"] for r in rows] == [str(warning)]
+    assert "未确认" in texts(rows)
+    assert past["wall-response-level"]["className"] == "resp-IV"
+    assert past["wall-timebar"]["className"] == "timebar history-on"
+    assert "历史回看" in past["wall-history-banner"]["children"]
+    assert "at=" in past["wall-download"]["href"]
+
+    # Before the level history's second entry the warning was blue.
+    early = refresh(http, dependencies, at=now - timedelta(hours=1, minutes=55))
+    props = {f["properties"]["code"]: f["properties"] for f in stations_of(http, early)["features"]}
+    assert props[RIVER]["level"] == "blue"
+
+
+def test_orders_as_of_a_moment_rebuild_the_call_states(db: psycopg.Connection) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = db.execute(
+        "INSERT INTO orders (msg_type, status, hazard, level, order_no, title_zh, body_zh, title_en, body_en, sms_zh, "
+        "led_zh, speaker_zh, towns, source, drafted_by, drafted_at, approved_by, approved_at, ack_deadline_s, "
+        "resend_after_s) VALUES ('alert', 'approved', 'river_flood', 'yellow', '象防指〔2026〕9号', 't', 'b', 't', "
+        "'b', 's', 'l', 'p', '{330225001,330225002}', 'officer', 'duty', %s, 'chief', %s, 300, 120) RETURNING id",
+        (now - timedelta(minutes=30), now - timedelta(minutes=25))).fetchone()[0]
+    db.execute("INSERT INTO order_towns (order_id, town_code, state, called_at, deadline_at, acknowledged_at) VALUES "
+               "(%s, '330225001', 'acknowledged', %s, %s, %s), (%s, '330225002', 'unreached', %s, %s, NULL)",
+               (order, now - timedelta(minutes=25), now - timedelta(minutes=20), now - timedelta(minutes=22),
+                order, now - timedelta(minutes=25), now - timedelta(minutes=20)))
+    db.execute("INSERT INTO order_events (order_id, town_code, at, kind, actor) VALUES "
+               "(%s, '330225002', %s, 'unreached', 'system')", (order, now - timedelta(minutes=15)))
+
+    def state_at(minutes_ago: int | None) -> dict[str, Any] | None:
+        when = queries.NOW if minutes_ago is None else queries.moment(db, 0, now - timedelta(minutes=minutes_ago))
+        rows = queries.orders_with_calls(db, 0, when=when)
+        return rows[0] if rows else None
+
+    assert state_at(28)["status"] == "draft"                                            # drafted, not yet approved
+    assert state_at(31) is None                                                          # not yet drafted
+    at_24 = state_at(24)
+    assert (at_24["status"], at_24["pending"], at_24["acknowledged"]) == ("approved", 2, 0)
+    at_21 = state_at(21)
+    assert (at_21["pending"], at_21["acknowledged"], at_21["unreached"]) == (1, 1, 0)
+    at_10 = state_at(10)
+    assert (at_10["pending"], at_10["unreached"], list(at_10["unreached_towns"])) == (0, 1, ["丹东街道"])
+    live = state_at(None)
+    assert (live["acknowledged"], live["unreached"]) == (1, 1)
+
+
+def test_a_drill_moment_maps_to_the_wall_clock_through_the_drill_clock(
+        http: httpx.Client, dependencies: list[dict[str, Any]], db: psycopg.Connection) -> None:
+    add_drill(db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    # The replay reached 12:00 (drill time) at now - 10 min and 14:00 at now - 5 min.
+    db.execute("INSERT INTO drill_clock (drill_id, wall_at, drill_at) VALUES (%s, %s, %s), (%s, %s, %s)",
+               (DRILL, now - timedelta(minutes=10), TYPHOON_DAY, DRILL, now - timedelta(minutes=5),
+                TYPHOON_DAY + timedelta(hours=2)))
+    db.execute("INSERT INTO response_levels (drill_id, level, reason, decided_by, decided_at) VALUES "
+               "(%s, 'III', '演练', 'chief', %s)", (DRILL, now - timedelta(minutes=7)))
+    add_readings(db, RIVER, WATER_LEVEL, TYPHOON_DAY + timedelta(hours=2), [18.0] * 25, drill=DRILL)
+
+    when = queries.moment(db, DRILL, TYPHOON_DAY + timedelta(hours=1))
+    assert when.recorded_by == now - timedelta(minutes=10)
+    assert queries.response_level(db, DRILL, when)["level"] == "none"
+    assert queries.response_level(db, DRILL, queries.moment(db, DRILL, TYPHOON_DAY + timedelta(hours=2)))["level"] \
+        == "III"
+    first, last = queries.history_span(db, DRILL, TYPHOON_DAY + timedelta(hours=2))
+    assert (first, last) == (TYPHOON_DAY, TYPHOON_DAY + timedelta(hours=2))
+
+    # The slider, 90 minutes back from the drill's clock, fixes that drill time; at 0 it is live again.
+    moved = call(http, dependencies, "wall-at.data", {"wall-time.value": -90, "wall-drill.value": DRILL},
+                 changed="wall-time.value")
+    assert datetime.fromisoformat(moved["wall-at"]["data"]) == TYPHOON_DAY + timedelta(minutes=30)
+    far = call(http, dependencies, "wall-at.data", {"wall-time.value": -4000, "wall-drill.value": DRILL},
+               changed="wall-time.value")
+    assert datetime.fromisoformat(far["wall-at"]["data"]) == TYPHOON_DAY        # not before the drill began
+    back = call(http, dependencies, "wall-at.data", {"wall-time.value": 0, "wall-drill.value": DRILL},
+                changed="wall-time.value")
+    assert back["wall-at"]["data"] is None                                     # the slider back at "now"
+    shown = refresh(http, dependencies, drill=DRILL, at=TYPHOON_DAY + timedelta(minutes=30))
+    assert "演练时间" in shown["wall-time-label"]["children"]
+
+
+def test_situation_map_download_is_one_offline_file(http: httpx.Client, db: psycopg.Connection) -> None:
+    add_drill(db)
+    add_readings(db, RIVER, WATER_LEVEL, TYPHOON_DAY, [18.9] * 3, drill=DRILL)
+    response = http.get("/api/v1/map/export", params={"drill": DRILL, "at": TYPHOON_DAY.isoformat()})
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-disposition"].startswith('attachment; filename="situation-map-drill7-')
+    page = response.text
+    assert "<html" in page and "L.map(" in page and "2021年7月25日 12:00" in page and RIVER in page
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', page)
+    bad = http.get("/api/v1/map/export", params={"at": "yesterday"})
+    assert bad.status_code == 400 and "ISO 8601" in bad.json()["message"]
+    assert http.get("/api/v1/map/export", params={"drill": 999}).status_code == 404

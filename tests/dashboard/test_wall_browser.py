@@ -5,6 +5,10 @@ Element ids and classes are the ones dashboard/wall.py documents."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,25 +16,25 @@ from typing import Any
 import psycopg
 import pytest
 
+from alerts.engine import run_engine
 from dashboard.i18n import t
 from floodctl.api.app import create_app
 from floodctl.settings import Settings
+from simulators.publisher import Publisher
 
 STATIONS = 162
 LOAD_TIMEOUT_MS = 30_000
 DEFAULT_METRIC = {"river": "water_level", "reservoir": "water_level", "tide": "tide_level", "rain": "rainfall",
                   "weather": "wind_speed", "camera": "water_level"}
 # Markers shown one by one plus the stations inside every cluster.
+RIVER = "70101001"       # 西溪丹西水位站: WRZ 18.57, GRZ 19.34
+RECOLOUR_WITHIN_MS = 5_000
 COUNT_STATIONS = """() => document.querySelectorAll('.wall-st').length +
     [...document.querySelectorAll('.wall-cluster .cl-count')].reduce((n, e) => n + Number(e.textContent), 0)"""
 
 
-# Requested before `page` by every test: the server must outlive the page (its teardown checks the console).
-@pytest.fixture
-def wall_url(settings: Settings, database_url: str, serve_app: Any) -> Iterator[str]:
-    """The sample county with an hour of readings (every station, its main metric, every 5 minutes) and
-    one red river warning, served by the whole app."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def _seed_hour_of_readings(database_url: str, now: datetime) -> list[tuple[Any, ...]]:
+    """Every station, its main metric, every 5 minutes for an hour, all normal; the stations' rows."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute("SELECT id, code, kind, town_code FROM stations ORDER BY code").fetchall()
         metrics = dict(conn.execute("SELECT name, id FROM metrics").fetchall())
@@ -41,6 +45,17 @@ def wall_url(settings: Settings, database_url: str, serve_app: Any) -> Iterator[
                             readings)
             cur.executemany("INSERT INTO latest_values (station_id, metric_id, ts, value) VALUES (%s, %s, %s, %s)",
                             [(sid, metrics[DEFAULT_METRIC[kind]], now, 1.0) for sid, _code, kind, _town in rows])
+    return rows
+
+
+# Requested before `page` by every test: the server must outlive the page (its teardown checks the console).
+@pytest.fixture
+def wall_url(settings: Settings, database_url: str, serve_app: Any) -> Iterator[str]:
+    """The sample county with an hour of readings (every station, its main metric, every 5 minutes) and
+    one red river warning, served by the whole app."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    rows = _seed_hour_of_readings(database_url, now)
+    with psycopg.connect(database_url, autocommit=True) as conn:
         river = next(r for r in rows if r[2] == "river")
         conn.execute(
             "INSERT INTO warnings (rule_id, subject, subject_kind, town_code, category, hazard, state, level, "
@@ -82,6 +97,9 @@ def test_language_toggle_switches_the_labels(wall_url: str, page: Any) -> None:
     page.wait_for_function("([id, text]) => document.getElementById(id).textContent === text",
                            arg=["wall-lang", t("zh", "lang_button")], timeout=LOAD_TIMEOUT_MS)
     assert title.inner_text() == t("zh", "title")
+    _open(page, wall_url + "/wall/?lang=en")
+    page.wait_for_function("([id, text]) => document.getElementById(id).textContent === text",
+                           arg=["wall-title", t("en", "title")], timeout=LOAD_TIMEOUT_MS)
 
 
 def test_clicking_a_station_shows_its_series(wall_url: str, page: Any) -> None:
@@ -97,3 +115,74 @@ def test_clicking_a_station_shows_its_series(wall_url: str, page: Any) -> None:
     page.wait_for_function(
         "document.querySelectorAll('#wall-series .scatterlayer .trace path.js-line, #wall-series .barlayer .point')"
         ".length > 0", timeout=LOAD_TIMEOUT_MS)
+
+
+@pytest.fixture
+def live_wall(settings: Settings, database_url: str, broker: Any, start_worker: Any,
+              serve_app: Any) -> Iterator[str]:
+    """The whole live chain: MQTT -> ingest worker -> rule engine -> wall, on the sample county with an hour of
+    normal readings and no warning."""
+    _seed_hour_of_readings(database_url, datetime.now(UTC).replace(second=0, microsecond=0))
+    start_worker()
+    stop = threading.Event()
+    engine = threading.Thread(target=run_engine, args=(settings, database_url, stop), daemon=True, name="engine")
+    engine.start()
+    try:
+        with serve_app(create_app(settings, database_url)) as base_url:
+            yield base_url
+    finally:
+        stop.set()
+        engine.join(10)
+
+
+def test_a_reading_over_its_threshold_recolours_its_station_within_5_s(live_wall: str, broker: Any, page: Any,
+                                                                       page_log: Any) -> None:
+    _open(page, live_wall + "/wall/")
+    page.wait_for_function(f"({COUNT_STATIONS})() === {STATIONS}", timeout=LOAD_TIMEOUT_MS)
+    coloured = ".wall-st:not(.level-none), .wall-cluster:not(.level-none)"
+    assert page.locator(coloured).count() == 0, "no station has a warning before the reading"
+    with Publisher(broker.url, f"test-wall-{uuid.uuid4().hex[:8]}").connect() as pub:
+        published = time.monotonic()
+        pub.publish(f"flood/v1/{RIVER}/obs", json.dumps(
+            {"ts": datetime.now(UTC).isoformat(), "values": {"water_level": 19.6}}))   # over its GRZ 19.34
+        # The station, or the cluster holding it (no other station has a warning), takes the warning's colour.
+        page.wait_for_function(f"document.querySelectorAll({coloured!r}).length > 0", timeout=RECOLOUR_WITHIN_MS)
+        elapsed = time.monotonic() - published
+    single = page.locator(f".wall-st .st-shape[data-code='{RIVER}']")
+    level = single.get_attribute("data-level") if single.count() else \
+        page.locator(".wall-cluster:not(.level-none) .cl-body").first.get_attribute("data-level")
+    assert level in ("orange", "red"), level
+    page.wait_for_selector(f"#wall-warnings .w-row[data-level='{level}']", timeout=RECOLOUR_WITHIN_MS)
+    print(f"recoloured {elapsed:.2f} s after the reading was published")
+
+
+def test_time_slider_looks_back_and_returns_to_live(wall_url: str, page: Any) -> None:
+    _open(page, wall_url + "/wall/")
+    page.wait_for_function(f"({COUNT_STATIONS})() === {STATIONS}", timeout=LOAD_TIMEOUT_MS)
+    assert page.locator("#wall-time-label").inner_text() == t("zh", "time_live")
+    # Click the slider's track at its middle: 36 h back.
+    rail = page.locator("#wall-time .dash-slider-track").bounding_box()
+    assert rail is not None
+    page.mouse.click(rail["x"] + rail["width"] / 2, rail["y"] + rail["height"] / 2)
+    page.wait_for_selector("#wall-timebar.history-on", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector("#wall-history-banner.history-on", timeout=LOAD_TIMEOUT_MS)
+    assert "历史回看" in page.locator("#wall-time-label").inner_text()
+    # An hour of readings only: 36 h ago the stations had none and no warning was active.
+    page.wait_for_function("document.querySelectorAll('#wall-warnings .w-row').length === 0", timeout=LOAD_TIMEOUT_MS)
+    assert "at=" in (page.locator("#wall-download").get_attribute("href") or "")
+    page.locator("#wall-live").click()
+    page.wait_for_selector("#wall-timebar:not(.history-on)", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector("#wall-warnings .w-row[data-level='red']", timeout=LOAD_TIMEOUT_MS)
+
+
+def test_layers_switch_on_and_off_without_errors(wall_url: str, page: Any) -> None:
+    _open(page, wall_url + "/wall/")
+    control = page.locator("#wall-map .leaflet-control-layers")
+    devices = control.locator("label", has_text="LED")
+    devices.locator("input").check()
+    page.wait_for_selector(".wall-dev", timeout=LOAD_TIMEOUT_MS)
+    devices.locator("input").uncheck()
+    page.wait_for_function("document.querySelectorAll('.wall-dev').length === 0", timeout=LOAD_TIMEOUT_MS)
+    rivers = control.locator("label", has_text=t("zh", "overlay_rivers"))
+    rivers.locator("input").uncheck()       # a layer shown from the start (dash-leaflet's `overlays` list)
+    rivers.locator("input").check()

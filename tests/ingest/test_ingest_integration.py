@@ -160,3 +160,22 @@ def test_video_and_status_kinds(db, broker, start_worker) -> None:
     assert event == ("CAM-1", "water_over_marker", True)
     latest = db.execute("SELECT online, battery_v FROM device_status_latest").fetchone()
     assert latest == (False, 12.4), "the will marks the device offline, keeping its last battery reading"
+
+
+def test_drill_readings_record_the_drill_clock_and_live_ones_do_not(db, broker, start_worker) -> None:
+    drill = db.execute("INSERT INTO drills (name, scenario) VALUES ('clock test', 'in-fa-2106') RETURNING id"
+                       ).fetchone()[0]
+    start_worker()
+    code = station_codes(db, "rain", 1)[0]
+    storm_time = datetime(2021, 7, 25, 4, tzinfo=UTC)
+    before = db.execute("SELECT count(*) FROM drill_clock").fetchone()[0]
+    with publisher(broker) as pub:
+        pub.publish(f"flood/v1/{code}/obs", json.dumps({"ts": now_iso(-60), "values": {"rainfall": 0.5}}))
+        pub.publish(f"flood/v1/{code}/obs", json.dumps({"drill_id": drill, "readings": [
+            {"ts": (storm_time + timedelta(minutes=5 * i)).isoformat(), "values": {"rainfall": 2.0}}
+            for i in range(3)]}))
+    assert wait_for("SELECT count(*) FROM drill_clock WHERE drill_id = %s AND drill_at = %s",
+                    (drill, storm_time + timedelta(minutes=10)), db, 1) == 1
+    wall_at = db.execute("SELECT wall_at FROM drill_clock WHERE drill_id = %s", (drill,)).fetchone()[0]
+    assert abs((datetime.now(UTC) - wall_at).total_seconds()) < 60
+    assert db.execute("SELECT count(*) FROM drill_clock").fetchone()[0] == before + 1   # none for live readings
