@@ -1,10 +1,15 @@
-"""Dash wall dashboard, folium situation-map export, mobile pages.
+"""Dash wall dashboard, folium situation-map export, consultations (会商), mobile pages.
 
 - ``wall``: the consultation wall (会商大屏) at ``/wall/``, a Dash app mounted in the API app
   (``floodctl.api.app.create_app``) and served by the same process and origin; component ids are
   listed in its docstring.
-- ``queries``: the wall's reads, every one scoped to a drill (the map's stations in one statement).
-- ``situation_map``: the offline folium situation map (``floodctl map export``).
+- ``queries``: the wall's reads, every one scoped to a drill and able to look back to a past moment
+  (``Moment``; the map's stations in one statement).
+- ``overlays``: the storm (track, forecast, wind radii), cameras and LED boards / loudspeakers layers.
+- ``consult`` (service), ``consult_api`` (``/api/v1/consultations``), ``briefing`` (会商简报, pure),
+  ``consult_panel`` (the wall's 会商 drawer).
+- ``situation_map``: the offline folium situation map (``floodctl map export``); ``api``: its download.
 - ``i18n``: every user-facing text of the wall, zh-CN by default, English by the toggle.
-- ``assets/``: the wall's CSS and map-styling JavaScript, served by Dash under ``/wall/assets/``.
+- ``assets/``: the wall's CSS and JavaScript (map styling, overlays, the 会商 drawer, clock and pulse),
+  served by Dash under ``/wall/assets/``.
 """

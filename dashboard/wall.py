@@ -15,7 +15,7 @@ is then read as of that moment (``dashboard.queries.Moment``: readings and warni
 clock, people's actions on the wall clock, mapped for a drill through ``drill_clock``).
 
 Everything is served by the same process and origin (``serve_locally``; no CDN, no tile server unless
-one is configured: ``tile_url``, see ``TILE_URL_SETTING``). Reads follow the API's viewer rule
+one is configured: ``FLOOD_MAP_TILE_URL``). Reads follow the API's viewer rule
 (``viewer_allowed``, the hook for login). Texts come from ``dashboard.i18n`` (zh-CN by default, English
 by the toggle or ``?lang=en``); ``?drill=N`` and ``?station=CODE`` preselect a drill and a series.
 
@@ -134,9 +134,6 @@ WARNING_ROWS = 50            # rows drawn in the warnings panel (the count says 
 MAP_EXPORT_PATH = "/api/v1/map/export"   # dashboard.api: the situation map as one offline HTML file
 MAP_CENTER = (29.45, 121.85)     # Xiangshan; the county layer then fits the view to its bounds
 MAP_ZOOM = 10
-# Hook for a tile basemap: a Settings field of this name (e.g. FLOOD_MAP_TILE_URL, a local tile
-# server such as http://127.0.0.1:8080/{z}/{x}/{y}.png) adds it under the county's vector layers.
-TILE_URL_SETTING = "map_tile_url"
 EXTENSION_KEY = "floodctl_wall"
 DATA_ERRORS = (psycopg.Error, ServiceUnavailable)   # PoolTimeout is a psycopg.OperationalError
 
@@ -281,7 +278,7 @@ INDEX = """<!DOCTYPE html>
 def create_wall(settings: Settings, database_url: str, *, tile_url: str | None = None) -> dash.Dash:
     """The wall dashboard, to be served under /wall/ (see ``asgi_app``); its pool opens on first use."""
     rules = load_rules(settings.rules_path or DEFAULT_PATH)
-    tile_url = tile_url or getattr(settings, TILE_URL_SETTING, None)
+    tile_url = tile_url or settings.map_tile_url
     app = _WallDash(
         __name__, requests_pathname_prefix=PREFIX, routes_pathname_prefix="/", serve_locally=True, title=TITLE,
         update_title=None, assets_folder=str(ASSETS), index_string=INDEX, compress=False,

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"       # how gateways and SMS recipients reach this API
     county_code: str = Field("330225", pattern=r"^[0-9]{6}$")   # GB/T 2260 code of the county
     hq_name: str = "象山县防汛防台抗旱指挥部"
+    # A tile server under the wall's county layers, e.g. a local one (http://127.0.0.1:8080/{z}/{x}/{y}.png) or
+    # Tianditu with its key; none by default: the wall then needs nothing off the machine.
+    map_tile_url: str | None = None
     ack_deadline: int = Field(300, ge=5, le=86_400)       # 叫应: seconds a town has to acknowledge
     ack_resend_after: int = Field(120, ge=1, le=86_400)   # … resend to the same person after this
     ack_link_ttl_s: int = Field(86_400, ge=60)           # signed /a/{token} links expire after this
