@@ -71,9 +71,11 @@ class ResponseLevelBody(BaseModel):
     drill_id: int = Field(0, ge=0, le=2**31 - 1)
 
 
-def _response_level(conn: Any, drill: int) -> dict[str, Any]:
+def response_level_in_force(conn: Any, drill: int, recorded_by: datetime | None = None) -> dict[str, Any]:
+    """The county response level in force: the newest decision (made by ``recorded_by``, when given)."""
     row = conn.execute("SELECT level, reason, decided_by, decided_at FROM response_levels WHERE drill_id = %s "
-                       "ORDER BY id DESC LIMIT 1", (drill,)).fetchone()
+                       "AND decided_at <= coalesce(%s::timestamptz, 'infinity') ORDER BY id DESC LIMIT 1",
+                       (drill, recorded_by)).fetchone()
     if row is None:
         return {"drill_id": drill, "level": "none", "label_zh": RESPONSE_LEVEL_LABEL_ZH.get("none", "无"),
                 "reason": None, "decided_by": None, "decided_at": None}
@@ -83,7 +85,7 @@ def _response_level(conn: Any, drill: int) -> dict[str, Any]:
 
 @router.get("/response-level", summary="The county response level in force (none, Ⅳ, Ⅲ, Ⅱ, Ⅰ)")
 def get_response_level(conn: ConnDep, viewer: ViewerDep, drill: DrillQuery = 0) -> JSONResponse:
-    return _json(_response_level(conn, drill))
+    return _json(response_level_in_force(conn, drill))
 
 
 def apply_response_level(conn: Any, *, drill_id: int, level: str, reason: str, actor: str,
@@ -98,7 +100,7 @@ def apply_response_level(conn: Any, *, drill_id: int, level: str, reason: str, a
         raise BadRequest("a reason is required (at most 2000 characters)")
     if drill_id and conn.execute("SELECT 1 FROM drills WHERE id = %s", (drill_id,)).fetchone() is None:
         raise BadRequest(f"drill {drill_id} is not registered")
-    before = _response_level(conn, drill_id)["level"]
+    before = response_level_in_force(conn, drill_id)["level"]
     row = conn.execute("INSERT INTO response_levels (drill_id, level, reason, decided_by) VALUES (%s, %s, %s, %s) "
                        "RETURNING id", (drill_id, level, reason, actor)).fetchone()
     audit.record(conn, actor, "response_level.set", f"response_level:{drill_id}",
@@ -109,7 +111,7 @@ def apply_response_level(conn: Any, *, drill_id: int, level: str, reason: str, a
 @router.post("/response-level", summary="Set the county response level (commander), with the reason")
 def set_response_level(body: ResponseLevelBody, conn: ConnDep, who: CommanderDep) -> JSONResponse:
     apply_response_level(conn, drill_id=body.drill_id, level=body.level, reason=body.reason, actor=who.name)
-    return _json(_response_level(conn, body.drill_id), 201)
+    return _json(response_level_in_force(conn, body.drill_id), 201)
 
 
 # --- orders -----------------------------------------------------------------------------------------

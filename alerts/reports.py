@@ -39,12 +39,15 @@ INSERT INTO warnings (rule_id, subject, subject_kind, town_code, drill_id, categ
 VALUES (%s, %s, 'area', %s, %s, 'flood', %s, 'active', %s, %s, %s, NULL, NULL, %s, %s, %s)
 RETURNING id
 """
+# Reports made by `until` (a wall-clock moment; 'infinity': all), with the state their warning had then.
 LIST = """
-SELECT r.id, r.drill_id, r.kind, r.town_code, t.name AS town_name, r.lon, r.lat, r.text, r.people_affected,
-       r.photo IS NOT NULL AS has_photo, r.reported_by, r.reported_at, r.warning_id,
-       w.state AS warning_state, w.level AS warning_level
+SELECT r.id, r.drill_id, r.kind, r.town_code, t.name AS town_name, t.name_en AS town_name_en, r.lon, r.lat, r.text,
+       r.people_affected, r.photo IS NOT NULL AS has_photo, r.reported_by, r.reported_at, r.warning_id,
+       CASE WHEN %(until)s::timestamptz = 'infinity' THEN w.state
+            WHEN w.cleared_at <= %(until)s::timestamptz THEN 'cleared'
+            WHEN w.id IS NOT NULL THEN 'active' END AS warning_state, w.level AS warning_level
 FROM reports r LEFT JOIN towns t ON t.code = r.town_code LEFT JOIN warnings w ON w.id = r.warning_id
-WHERE r.drill_id = %s ORDER BY r.id DESC LIMIT %s
+WHERE r.drill_id = %(drill)s AND r.reported_at <= %(until)s::timestamptz ORDER BY r.id DESC LIMIT %(limit)s
 """
 
 
@@ -143,9 +146,12 @@ def resolve(conn: psycopg.Connection, report_id: int, *, actor: str, note: str) 
     return {"id": report_id, "warning_id": warning_id, "warning_state": "cleared"}
 
 
-def list_reports(conn: psycopg.Connection, drill: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+def list_reports(conn: psycopg.Connection, drill: int = 0, limit: int = 200,
+                 until: datetime | None = None) -> list[dict[str, Any]]:
+    """Newest first; with ``until``, only those made by then (the wall's time slider)."""
+    params = {"drill": drill, "limit": limit, "until": until or "infinity"}
     with conn.cursor(row_factory=dict_row) as cur:
-        return jsonable_encoder(cur.execute(LIST, (drill, limit)).fetchall())
+        return jsonable_encoder(cur.execute(LIST, params).fetchall())
 
 
 def photo(conn: psycopg.Connection, report_id: int) -> tuple[bytes, str]:

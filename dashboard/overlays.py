@@ -232,19 +232,24 @@ def storm_collection(storms: Sequence[Storm]) -> dict[str, Any]:
 
 # --- cameras --------------------------------------------------------------------------------------
 
-# A layer feature's point as two numbers (null when they are not numbers).
-_LON_LAT = """CASE WHEN jsonb_typeof(f.feature #> '{geometry,coordinates,0}') = 'number'
-                THEN (f.feature #>> '{geometry,coordinates,0}')::float8 END AS lon,
-         CASE WHEN jsonb_typeof(f.feature #> '{geometry,coordinates,1}') = 'number'
-                THEN (f.feature #>> '{geometry,coordinates,1}')::float8 END AS lat"""
+def _layer_points(layer: str) -> str:
+    """SQL: the point features of a stored layer, in the layer's order: (ord, p = properties, lon, lat), the
+    coordinates null when they are not numbers."""
+    return f"""
+  SELECT f.ord, f.feature -> 'properties' AS p,
+         CASE WHEN jsonb_typeof(f.feature #> '{{geometry,coordinates,0}}') = 'number'
+                THEN (f.feature #>> '{{geometry,coordinates,0}}')::float8 END AS lon,
+         CASE WHEN jsonb_typeof(f.feature #> '{{geometry,coordinates,1}}') = 'number'
+                THEN (f.feature #>> '{{geometry,coordinates,1}}')::float8 END AS lat
+  FROM layers l CROSS JOIN LATERAL jsonb_array_elements(l.geojson -> 'features') WITH ORDINALITY AS f(feature, ord)
+  WHERE l.name = '{layer}' AND f.feature -> 'geometry' ->> 'type' = 'Point'"""
+
+
 # Each camera of the layer with its station's newest report at or before T (within LOOKBACK): the report of
 # the same camera id, or any camera's report when the layer has only this camera at the station (drills and
 # devices do not always name a camera as the layer does).
 CAMERAS = f"""
-WITH cam AS (
-  SELECT f.ord, f.feature -> 'properties' AS p, {_LON_LAT}
-  FROM layers l CROSS JOIN LATERAL jsonb_array_elements(l.geojson -> 'features') WITH ORDINALITY AS f(feature, ord)
-  WHERE l.name = 'cameras' AND f.feature -> 'geometry' ->> 'type' = 'Point'
+WITH cam AS ({_layer_points("cameras")}
 ), placed AS (
   SELECT cam.*, s.id AS station_id, s.name AS station_name,
          count(*) OVER (PARTITION BY cam.p ->> 'station') AS at_station
@@ -297,10 +302,7 @@ def camera_collection(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
 # Every device of the villages layer (LED boards first, in the layer's order) with the newest delivery to it
 # on its channel in this drill that had been queued by `recorded_by`, and that delivery's order.
 DEVICES = f"""
-WITH village AS (
-  SELECT f.ord, f.feature -> 'properties' AS p, {_LON_LAT}
-  FROM layers l CROSS JOIN LATERAL jsonb_array_elements(l.geojson -> 'features') WITH ORDINALITY AS f(feature, ord)
-  WHERE l.name = 'villages' AND f.feature -> 'geometry' ->> 'type' = 'Point'
+WITH village AS ({_layer_points("villages")}
 ), device AS (
   SELECT v.ord, v.p, v.lon, v.lat, d.channel, d.device, d.k
   FROM village v CROSS JOIN LATERAL (

@@ -3,10 +3,12 @@
 The hot one is ``stations_state``: every active station with its main reading, device health and the
 most severe active flood warning on it, as a GeoJSON FeatureCollection built by PostgreSQL in ONE
 statement (text out, one round trip), like ``floodctl.stations.store.stations_geojson`` but lean
-enough to be re-sent every few seconds for 5,000 stations. The other panels reuse the owners' reads
-where they fit (``alerts.warnings.list_warnings``, ``alerts.reports.list_reports``, the response level
-of ``alerts.api``) and add their own SQL where the wall needs a different cut (rainfall ranking,
-reservoirs above their flood-limit level, orders with the names of unreached towns).
+enough to be read every few seconds for 5,000 stations. The other panels reuse the owners' reads where
+they fit (``alerts.reports.list_reports``, ``alerts.api.response_level_in_force``) and add their own SQL
+where the wall needs a different cut (warnings with their level at a past moment, rainfall ranking,
+reservoirs above their flood-limit level, orders with each town's 叫应 and the unreached towns' names).
+
+Every read takes a ``Moment``: live by default, or a past time of the last 72 h (the time slider).
 
 A drill's "now" is its clock — its newest reading — not the wall clock: the rainfall windows and the
 series of a replayed typhoon follow the replay (``clock``).
@@ -22,8 +24,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from alerts import reports as reports_store
+from alerts.api import response_level_in_force
 from alerts.rules import RuleSet
-from alerts.templates import RESPONSE_LEVEL_LABEL_ZH
 from floodctl.stations.store import DEFAULT_METRIC_BY_KIND, THRESHOLD_COLUMNS
 from ingest.vocabulary import METRICS
 
@@ -206,19 +209,6 @@ ORDER BY (o.status_then = 'draft') DESC, o.id DESC
 LIMIT %(limit)s
 """
 
-RESPONSE_LEVEL = """
-SELECT level, reason, decided_by, decided_at FROM response_levels
-WHERE drill_id = %(drill)s AND decided_at <= %(recorded_by)s::timestamptz ORDER BY id DESC LIMIT 1
-"""
-REPORTS = """
-SELECT r.id, r.drill_id, r.kind, r.town_code, t.name AS town_name, t.name_en AS town_name_en, r.lon, r.lat, r.text,
-       r.people_affected, r.photo IS NOT NULL AS has_photo, r.reported_by, r.reported_at, r.warning_id,
-       CASE WHEN w.cleared_at <= %(recorded_by)s::timestamptz THEN 'cleared'
-            WHEN w.id IS NOT NULL THEN 'active' END AS warning_state, w.level AS warning_level
-FROM reports r LEFT JOIN towns t ON t.code = r.town_code LEFT JOIN warnings w ON w.id = r.warning_id
-WHERE r.drill_id = %(drill)s AND r.reported_at <= %(recorded_by)s::timestamptz
-ORDER BY r.id DESC LIMIT %(limit)s
-"""
 # The wall-clock second by which a drill's clock had reached `at` (drill_clock, written by ingest); before
 # the drill's first reading, its start.
 RECORDED_BY = """
@@ -265,10 +255,6 @@ class Moment:
     acknowledgements). Both None: live, as things stand now."""
     at: datetime | None = None
     recorded_by: datetime | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.at is None
 
     def params(self, drill_id: int) -> dict[str, Any]:
         return {"drill": drill_id, "at": self.at or LIVE, "recorded_by": self.recorded_by or LIVE,
@@ -381,17 +367,14 @@ def orders_with_calls(conn: psycopg.Connection, drill_id: int, limit: int = MAX_
 
 def field_reports(conn: psycopg.Connection, drill_id: int, limit: int = MAX_REPORTS,
                   when: Moment = NOW) -> list[dict[str, Any]]:
-    """Field reports made by ``when``, newest first, with the state of the warning each one raised."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(REPORTS, when.params(drill_id) | {"limit": limit}).fetchall()
+    """Field reports made by ``when``, newest first, with the state of the warning each one raised then (the
+    reports API's own read)."""
+    return reports_store.list_reports(conn, drill_id, limit, until=when.recorded_by)
 
 
 def response_level(conn: psycopg.Connection, drill_id: int, when: Moment = NOW) -> dict[str, Any]:
-    """The county response level in force at ``when`` (the shape of ``GET /api/v1/response-level``)."""
-    row = conn.execute(RESPONSE_LEVEL, when.params(drill_id)).fetchone()
-    level, reason, decided_by, decided_at = row if row else ("none", None, None, None)
-    return {"drill_id": drill_id, "level": level, "label_zh": RESPONSE_LEVEL_LABEL_ZH.get(level, level),
-            "reason": reason, "decided_by": decided_by, "decided_at": decided_at}
+    """The county response level in force at ``when`` (``GET /api/v1/response-level``'s own read)."""
+    return response_level_in_force(conn, drill_id, when.recorded_by)
 
 
 def running_drills(conn: psycopg.Connection, current: int = 0, limit: int = MAX_DRILLS) -> list[dict[str, Any]]:

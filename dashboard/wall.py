@@ -5,7 +5,7 @@
     browser ─/wall/─> FastAPI mount ─(gzip, a2wsgi)─> Flask/Dash ─> psycopg pool "wall" ─> PostgreSQL
       every TICK_MS `refresh` reads one drill's state (dashboard.queries) and re-renders the panels;
       the stations GeoJSON is re-sent only when it changed (its hash rides in `wall-stations-version`);
-      every PULSE_MS wall.js fetches /wall/pulse, one cheap fingerprint of warnings, orders, 叫应,
+      every second wall.js fetches /wall/pulse, one cheap fingerprint of warnings, orders, 叫应,
       response levels and reports; a change triggers the refresh at once (decisions show within ~1 s).
       The stations GeoJSON goes by URL (/wall/stations.geojson?v=<digest>): the map fetches it itself,
       so the big document never sits in Dash's store (every store update would compare it).
@@ -44,7 +44,8 @@ Component ids (stable; browser tests rely on them):
                            metric, value, ts, level (blue…red), ack, online; nulls left out. Markers are
                            ``.wall-st[data-code][data-level][data-kind]``, clusters ``.wall-cluster``
 ``wall-stations-version``  dcc.Store: hash of the last stations GeoJSON sent
-``wall-overlays-version``  dcc.Store: hashes of the live layers and panels the page has (sent only on change)
+``wall-overlays-version``  dcc.Store: hashes of the panels and live layers the page has (each sent only when it
+                           changed)
 ``wall-layer-NAME``        overlay GeoJSON, NAME in villages, reservoirs, seawalls, rivers, shelters,
                            waterlogging (the county's layers), and storm, cameras-live, devices (live, as
                            of the moment shown: dashboard.overlays); ``wall-overlay-NAME`` its LayersControl entry
@@ -71,7 +72,7 @@ Component ids (stable; browser tests rely on them):
 ``wall-at``                dcc.Store: the moment looked at (ISO 8601 with offset) or None (live)
 ``wall-history-banner``    stripe, class ``history-on`` while looking back
 ``wall-download``          link to the situation map as shown (``/api/v1/map/export?drill=&at=``)
-``wall-pulse``             dcc.Store: set by wall.js when the fingerprint (``/wall/pulse``, polled every PULSE_MS)
+``wall-pulse``             dcc.Store: set by wall.js when the fingerprint (``/wall/pulse``, polled every second)
                            changes; an input of the refresh
 ``wall-bounds``            dcc.Store: the county's bounds; the map fits them once mounted (wall.js fitCounty)
 ``wall-layers-loaded``     dcc.Store: true once the county's layers are on the map
@@ -88,7 +89,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -116,14 +117,13 @@ TITLE = "象山县防汛防台指挥 — 会商大屏"
 PREFIX = "/wall/"
 ASSETS = Path(__file__).with_name("assets")
 TICK_MS = 3_000                  # data refresh; a reading shows within TICK_MS + query time of its commit
-PULSE_MS = 1_000                 # warnings, orders, 叫应, response level, reports: refresh within a second of a change
 POOL_MAX = 4                     # the wall's own pool: a few walls and browsers, short reads
 POOL_WAIT_S = 5.0
 RAIN_RANK_TTL_S = 15.0           # the 24 h rainfall sums scan a day of readings: shared, at most every 15 s
 RAIN_CACHE_MAX = 64
 STATIONS_PATH = "stations.geojson"   # under PREFIX: the map's stations, by URL (WallData.stations_url)
 STATIONS_CACHE_MAX = 32              # documents kept by digest (a few walls × drills × moments)
-PULSE_PATH = "pulse"                 # under PREFIX: the fingerprint wall.js polls every PULSE_MS
+PULSE_PATH = "pulse"                 # under PREFIX: the fingerprint wall.js polls every second (its PULSE_MS)
 SERIES_SPAN = timedelta(hours=24)
 RAIN_BUCKET = timedelta(hours=1)
 WSGI_WORKERS = 8
@@ -857,9 +857,6 @@ def _query_param(search: str | None, name: str) -> str | None:
     return values[0] if values else None
 
 
-# Outputs of the refresh that follow only the moment looked at, the drill and the language: a tick leaves them
-# alone (re-setting the time bar's class would re-render its slider on every tick).
-MOMENT_OUTPUTS = ("time_label", "history", "history_class", "timebar_class", "download", "banner", "banner_class")
 REFRESH_OUTPUTS = {
     "stations": Output("wall-stations", "url"),
     "version": Output("wall-stations-version", "data"),
@@ -905,20 +902,25 @@ LABEL_OUTPUTS = {
     **{f"{name}_hideout": Output(f"wall-layer-{name}", "hideout") for name in i18n.OVERLAYS},
     **{f"{key}_hideout": Output(component, "hideout") for key, component in overlays.OVERLAY_IDS.items()},
 }
+# The county's own layers: in the first frame, else from the first refresh that finds the database.
 LAYER_OUTPUTS = {
     "bounds": Output("wall-bounds", "data"),
-    "county": Output("wall-county", "data"),
-    "towns": Output("wall-towns", "data"),
-    **{name: Output(f"wall-layer-{name}", "data") for name in i18n.OVERLAYS},
-    "loaded": Output("wall-layers-loaded", "data"),
+    "layer_county": Output("wall-county", "data"),
+    "layer_towns": Output("wall-towns", "data"),
+    **{f"layer_{name}": Output(f"wall-layer-{name}", "data") for name in i18n.OVERLAYS},
+    "layers_loaded": Output("wall-layers-loaded", "data"),
 }
+REFRESH_OUTPUTS |= LAYER_OUTPUTS
+# Sent on every refresh; everything else only when it differs from what the page has (``wall-overlays-version``).
+ALWAYS_SENT = frozenset({"stations", "version", "status", "status_class", "overlay_versions", *LAYER_OUTPUTS})
 
 
 def situation(data: WallData, drill: int, lang: Lang, at: datetime | None, version: Any = None,
-              overlay_versions: Any = None) -> dict[str, Any]:
+              overlay_versions: Any = None, layers_loaded: Any = True) -> dict[str, Any]:
     """The values of REFRESH_OUTPUTS: everything on the wall for one drill, live or as of ``at`` (a handful of
     short reads on one pooled connection). ``version`` and ``overlay_versions`` say what the page already
-    has: unchanged map layers are not sent again. The page's first frame is this too (``first_frame``)."""
+    has, which is not sent again; the county's layers come only while the page lacks them
+    (``layers_loaded``). The page's first frame is this too (``first_frame``)."""
     settings = data.settings
     try:
         with data.connection() as conn:
@@ -936,6 +938,7 @@ def situation(data: WallData, drill: int, lang: Lang, at: datetime | None, versi
             rain = data.rain_ranking(conn, drill, clock.at) if at is None else \
                 queries.rain_ranking(conn, drill, at)
             layers = overlays.overlay_data(conn, drill, situation_at, when.recorded_by)
+            county = {} if layers_loaded else map_layer_values(conn)
     except DATA_ERRORS as exc:
         out: dict[str, Any] = {key: dash.no_update for key in REFRESH_OUTPUTS}
         why = (str(exc).strip() or type(exc).__name__).splitlines()[0][:120]
@@ -953,45 +956,47 @@ def situation(data: WallData, drill: int, lang: Lang, at: datetime | None, versi
         stamp = local_time(at, settings, "%Y-%m-%d %H:%M")
         time_label = t(lang, "time_history_drill" if drill else "time_history", at=stamp)
         history, history_class = t(lang, "history_banner", at=stamp), "history-on"
-    panels = {
+    values: dict[str, Any] = {
+        "stations": dash.no_update if digest == version else stations_url,
+        "version": dash.no_update if digest == version else digest,
         "level": level_children, "level_class": level_class,
+        "banner": banner, "banner_class": banner_class,
         "warnings": render_warnings(warnings[:WARNING_ROWS], lang, settings),
+        "warnings_count": t(lang, "count", n=len(warnings)),
         "rain": render_rain(rain, lang),
         "reservoirs": render_reservoirs(reservoirs, season, lang),
         "orders": render_orders(orders, lang, settings, None if at else datetime.now(settings.tz)),
         "reports": render_reports(reports, lang, settings),
-    }
-    # What the page has is not sent again: replacing a panel's rows costs the page per component (Dash resets
-    # each one it removes), which at a few hundred rows every tick kept a 5,000-station wall busy.
-    digests = {key: _digest(orjson.dumps(value).decode()) for key, value in layers.items()} | {
-        key: _digest(orjson.dumps(value, default=_plain).decode()) for key, value in panels.items()}
-    return {
-        "stations": dash.no_update if digest == version else stations_url,
-        "version": dash.no_update if digest == version else digest,
-        **{key: dash.no_update if sent.get(key) == digests[key] else value for key, value in panels.items()},
-        "banner": banner, "banner_class": banner_class,
-        "warnings_count": t(lang, "count", n=len(warnings)),
         "data_time": shown,
         "status": t(lang, "updated", at=datetime.now(settings.tz).strftime("%H:%M:%S")),
         "status_class": "ok",
         "time_label": time_label, "history": history, "history_class": history_class,
         "timebar_class": "timebar history-on" if at else "timebar",
         "download": map_export_href(drill, at),
-        **{key: dash.no_update if sent.get(key) == digests[key] else layers[key] for key in layers},
-        "overlay_versions": dash.no_update if sent == digests else digests,
+        **layers,
+        **{key: county.get(key, dash.no_update) for key in LAYER_OUTPUTS},
     }
+    # What the page has is not sent again: replacing a panel's rows costs the page per component (Dash resets
+    # each one it removes), which at a few hundred rows every tick kept a 5,000-station wall busy.
+    digests = {key: _digest(orjson.dumps(value, default=_plain).decode())
+               for key, value in values.items() if key not in ALWAYS_SENT}
+    for key, value in digests.items():
+        if sent.get(key) == value:
+            values[key] = dash.no_update
+    values["overlay_versions"] = dash.no_update if sent == digests else digests
+    return values
 
 
-
-def map_layer_values(data: WallData) -> dict[str, Any]:
+def map_layer_values(conn: psycopg.Connection) -> dict[str, Any]:
     """The values of LAYER_OUTPUTS: the county's own vector layers and the view that fits them."""
-    with data.connection() as conn:
-        layers = queries.map_layers(conn)
+    layers = queries.map_layers(conn)
     stored = layers.get("layers") or {}
-    out: dict[str, Any] = {name: stored.get(name) or _empty_collection() for name in (*i18n.OVERLAYS, "county")}
-    out["towns"] = layers.get("towns") or _empty_collection()
-    out["bounds"] = collection_bounds(out["towns"]) or collection_bounds(out["county"]) or dash.no_update
-    out["loaded"] = True
+    out: dict[str, Any] = {f"layer_{name}": stored.get(name) or _empty_collection()
+                           for name in (*i18n.OVERLAYS, "county")}
+    out["layer_towns"] = layers.get("towns") or _empty_collection()
+    out["bounds"] = (collection_bounds(out["layer_towns"]) or collection_bounds(out["layer_county"])
+                     or dash.no_update)
+    out["layers_loaded"] = True
     return out
 
 
@@ -1010,9 +1015,7 @@ def first_frame(data: WallData, tile_url: str | None) -> html.Div:
     callbacks (the 5,000-station map in about 2 s: `floodctl bench wall`). With the database away it comes
     empty, marked stale, and the callbacks fill it once the database is back."""
     root = build_layout(data.settings, tile_url)
-    with suppress(DATA_ERRORS):
-        _fill(root, LAYER_OUTPUTS, map_layer_values(data))
-    frame = situation(data, 0, i18n.DEFAULT_LANG, None)
+    frame = situation(data, 0, i18n.DEFAULT_LANG, None, layers_loaded=False)
     _fill(root, REFRESH_OUTPUTS, frame)
     if frame["stations"] is not dash.no_update:
         _fill(root, {"data": Output("wall-stations", "data")}, {"data": None})   # the map loads the URL
@@ -1027,16 +1030,14 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
                           "lang_value": Input("wall-lang-store", "data"), "at_value": Input("wall-at", "data"),
                           "pulse": Input("wall-pulse", "data")},
                   state={"version": State("wall-stations-version", "data"),
-                         "overlay_versions": State("wall-overlays-version", "data")},
+                         "overlay_versions": State("wall-overlays-version", "data"),
+                         "layers_loaded": State("wall-layers-loaded", "data")},
                   prevent_initial_call=True)   # the layout carries the first frame
     def refresh(tick: int | None, drill_value: Any, lang_value: Any, version: str | None,
-                at_value: Any = None, pulse: Any = None, overlay_versions: Any = None) -> dict[str, Any]:
-        out = situation(data, _drill(drill_value), lang_of(lang_value), _moment_value(at_value), version,
-                        overlay_versions)
-        if dash.ctx.triggered_id in ("wall-tick", "wall-pulse"):
-            for key in MOMENT_OUTPUTS:      # they change only with the moment, the drill or the language
-                out[key] = dash.no_update
-        return out
+                at_value: Any = None, pulse: Any = None, overlay_versions: Any = None,
+                layers_loaded: Any = True) -> dict[str, Any]:
+        return situation(data, _drill(drill_value), lang_of(lang_value), _moment_value(at_value), version,
+                         overlay_versions, layers_loaded)
 
     @app.callback(Output("wall-at", "data"), Input("wall-time", "value"), State("wall-drill", "value"),
                   prevent_initial_call=True)
@@ -1064,18 +1065,6 @@ def register_callbacks(app: dash.Dash, data: WallData) -> None:
         dash.ClientsideFunction(namespace="floodWall", function_name="backToLive"),
         Output("wall-at", "data", allow_duplicate=True), Output("wall-time", "value"),
         Input("wall-live", "n_clicks"), Input("wall-drill", "value"), prevent_initial_call=True)
-
-    @app.callback(output=LAYER_OUTPUTS, inputs={"tick": Input("wall-tick", "n_intervals")},
-                  state={"loaded": State("wall-layers-loaded", "data")}, prevent_initial_call=True)
-    def load_layers(tick: int | None, loaded: Any) -> dict[str, Any]:
-        """The county's own vector layers come with the page (``first_frame``); only when the database was
-        away then are they fetched here, at the next tick that finds it."""
-        if loaded:
-            return {key: dash.no_update for key in LAYER_OUTPUTS}
-        try:
-            return map_layer_values(data)
-        except DATA_ERRORS:
-            return {key: dash.no_update for key in LAYER_OUTPUTS}
 
     # The toggle flips the language; ``?lang=en`` picks it on load (in the page: no round trip, and nothing
     # downstream runs when the language stays as the page came).

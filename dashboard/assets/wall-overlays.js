@@ -17,7 +17,6 @@
  */
 (function () {
   "use strict";
-  var ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
   var FORCE_COLOUR = {7: "#ffd23f", 10: "#ff8c1a", 12: "#ff3b4e"};
   var FORCE_FILL = {7: 0.10, 10: 0.13, 12: 0.16};
   var TRACK_COLOUR = "#ff5ce1";
@@ -58,32 +57,14 @@
   var SPEAKER_SVG = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' aria-hidden='true'>" +
     "<path d='M3 9h4l7-5v16l-7-5h-4z'/><path class='px' d='M17 8.5q2.5 3.5 0 7M19.5 6q4.5 6 0 12'/></svg>";
 
-  function esc(value) {
-    return String(value === null || value === undefined ? "" : value).replace(/[&<>"']/g, function (c) {
-      return ESCAPES[c];
-    });
-  }
-
-  function rem() {
-    return parseFloat(window.getComputedStyle(document.documentElement).fontSize) || 16;
-  }
-
-  function hideoutOf(context) {
-    return (context && context.hideout) || {};
-  }
+  // wall.js's helpers (floodWall.util). That file loads after this one, but these run only when Leaflet draws.
+  function esc(value) { return window.floodWall.util.esc(value); }
+  function rem() { return window.floodWall.util.rem(); }
+  function hideoutOf(context) { return window.floodWall.util.hideoutOf(context); }
+  function localTime(iso, tz) { return window.floodWall.util.localTime(iso, tz); }
 
   function textOf(context) {
     return TEXT[hideoutOf(context).lang] || TEXT.zh;
-  }
-
-  function localTime(iso, tz) {
-    if (!iso) { return ""; }
-    try {
-      return new Intl.DateTimeFormat("sv-SE", {timeZone: tz || undefined, month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit"}).format(new Date(iso));
-    } catch (e) {
-      return String(iso);
-    }
   }
 
   function number(value, digits) {

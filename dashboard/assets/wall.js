@@ -153,6 +153,7 @@
 
   // Merged, not replaced: other assets (wall-overlays.js, loaded first by name) add their functions too.
   window.floodWall = Object.assign(window.floodWall || {}, {
+    util: {esc: esc, rem: rem, hideoutOf: hideoutOf, localTime: localTime},   // shared with the other assets
     stationMarker: stationMarker,
     stationCluster: stationCluster,
     layerStyle: layerStyle,

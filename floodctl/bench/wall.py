@@ -76,10 +76,10 @@ LAYOUT_PATH = "_dash-layout"      # the page's first frame: the layout with the 
 STATIONS_PATH = "stations.geojson"   # the map's stations, fetched by URL
 # Which callback a _dash-update-component request is, by one output it names (dashboard/wall.py's callbacks).
 CALLBACK_BY_OUTPUT = (
-    ("wall-stations.url", "refresh"), ("wall-bounds.data", "load_layers"), ("wall-county.data", "load_layers"),
-    ("wall-lang-store.data", "set_language"), ("wall-title.children", "render_labels"),
+    ("wall-stations.url", "refresh"),
+    ("wall-title.children", "render_labels"),
     ("wall-drill.options", "drill_choices"), ("wall-selected.data", "select_station"),
-    ("wall-series-box.children", "show_series"), ("wall-at.data", "set_moment"), ("wall-pulse.data", "watch"),
+    ("wall-series-box.children", "show_series"), ("wall-at.data", "set_moment"),
 )
 VALUE_RANGE = {"water_level": (1.0, 6.0), "tide_level": (1.0, 4.0), "rainfall": (0.0, 15.0),
                "wind_speed": (2.0, 20.0)}
