@@ -8,6 +8,8 @@ Twilio-style signatures instead (403 when forged), the page by its signed, expir
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -24,6 +26,7 @@ from alerts.signing import valid_twilio_signature
 from alerts.templates import HAZARD_ZH, HAZARDS, RESPONSE_LEVEL_LABEL_ZH, RESPONSE_LEVELS
 from floodctl import audit
 from floodctl.api.deps import CommanderDep, ConnDep, DutyDep, Principal, PrincipalDep, SettingsDep, ViewerDep, require
+from floodctl.auth import privacy
 from floodctl.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from floodctl.settings import Settings
 
@@ -161,7 +164,7 @@ def create_order(body: OrderBody, conn: ConnDep, who: DutyDep, settings: Setting
 
 @router.get("/orders/{order_id}", summary="One order: each town's 叫应 state, each delivery, the events")
 def get_order(order_id: int, conn: ConnDep, viewer: ViewerDep) -> JSONResponse:
-    return _json(orders.view(conn, order_id))
+    return _json(privacy.for_principal(viewer, orders.view(conn, order_id)))   # phones masked unless a caller
 
 
 @router.post("/orders/{order_id}/approve", summary="Approve and send (commander)")
@@ -202,7 +205,7 @@ def carried_out(order_id: int, town: str, body: FeedbackBody, conn: ConnDep, who
     if not orders.carried_out(conn, order_id, town, by=actor, via="page", text=body.text,
                               people_moved=body.people_moved):
         raise NotFound(f"order {order_id} has no town {town} to report for")
-    return _json(orders.view(conn, order_id))
+    return _json(privacy.for_principal(who, orders.view(conn, order_id)))
 
 
 @router.get("/orders/{order_id}/cap", summary="The order as an OASIS CAP 1.2 document",
@@ -322,7 +325,18 @@ def resolve_report(report_id: int, body: ResolveBody, conn: ConnDep, who: DutyDe
 
 # --- SMS webhooks -----------------------------------------------------------------------------------
 
-async def _signed_form(request: Request, settings: Settings) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class SignedForm:
+    """A webhook's form, its Twilio signature verified, and which gateway's token signed it."""
+
+    params: dict[str, str]
+    gateway: Literal["live", "drill"]
+
+
+async def _signed_form(request: Request, settings: Settings) -> SignedForm:
+    """403 unless the live or the drill gateway's token signed the request (at our public URL). When both
+    gateways share a token, the signed AccountSid tells them apart; when they share that too (development,
+    one built-in stub for both), nothing can, and the request counts as live: it never answers a drill."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise BadRequest("webhook body too large")
@@ -331,15 +345,23 @@ async def _signed_form(request: Request, settings: Settings) -> dict[str, str]:
     except UnicodeDecodeError:
         raise BadRequest("webhook body is not UTF-8 form data") from None
     url = settings.public_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    keys = [settings.sms_credentials()[1], settings.drill_sms_credentials()[1]]
-    if not valid_twilio_signature(keys, url, params, request.headers.get("x-twilio-signature")):
+    signature = request.headers.get("x-twilio-signature")
+    (live_sid, live_key), (drill_sid, drill_key) = settings.sms_credentials(), settings.drill_sms_credentials()
+    by_live = valid_twilio_signature([live_key], url, params, signature)
+    by_drill = valid_twilio_signature([drill_key], url, params, signature)
+    if not (by_live or by_drill):
         raise Forbidden("invalid or missing X-Twilio-Signature")
-    return params
+    if by_live and by_drill:
+        gateway: Literal["live", "drill"] = \
+            "drill" if live_sid != drill_sid and params.get("AccountSid") == drill_sid else "live"
+    else:
+        gateway = "live" if by_live else "drill"
+    return SignedForm(params, gateway)
 
 
 @router.post("/hooks/sms/status", summary="SMS status callback (Twilio-style, signed)", tags=["webhooks"])
 async def sms_status(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
-    params = await _signed_form(request, settings)
+    params = (await _signed_form(request, settings)).params
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus") or params.get("SmsStatus", "")
     if not sid or not status:
         raise BadRequest("MessageSid and MessageStatus are required")
@@ -347,14 +369,26 @@ async def sms_status(request: Request, conn: ConnDep, settings: SettingsDep) -> 
     return Response(status_code=204)
 
 
+MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+
+
 @router.post("/hooks/sms/inbound", summary="Inbound SMS reply (Twilio-style, signed): 1/收到 acknowledges",
              tags=["webhooks"])
 async def sms_inbound(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
-    params = await _signed_form(request, settings)
+    """A reply counts once (by MessageSid: a replay changes nothing and gets the same answer), and only on
+    its own side: a reply the live gateway signed answers live orders, one the drill gateway signed drills."""
+    form = await _signed_form(request, settings)
+    params = form.params
     phone, text = params.get("From", "").strip(), params.get("Body", "")
+    message_sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
     if not phone:
         raise BadRequest("From is required")
-    reply = orders.sms_reply(conn, phone, text)
+    if "\x00" in phone or "\x00" in text:
+        raise BadRequest("From and Body must not contain NUL characters")
+    if not MESSAGE_SID.fullmatch(message_sid):
+        raise BadRequest("MessageSid is required (the provider's id of the reply, 2 to 64 letters and digits)")
+    reply = orders.sms_reply(conn, phone, text, message_sid=message_sid,
+                             drill=form.gateway == "drill")
     twiml = ('<?xml version="1.0" encoding="UTF-8"?>'
              f"<Response><Message>{html.escape(reply.message_zh)}</Message></Response>")
     return Response(twiml, media_type="application/xml")

@@ -348,6 +348,20 @@ class DeviceAck:
     reason: str | None
 
 
+MAX_ACK_REASON = 500        # characters of a device's failure reason
+MAX_DEVICE_ID = 64
+INSERT_ACK_DEAD = "INSERT INTO dead_letters (topic, payload, reason, detail) VALUES (%s, %s, 'bad_ack', %s)"
+
+
+def _ack_text(value: str, where: str, max_chars: int) -> str:
+    """Text a ``deliveries`` row can hold: no NUL, at most max_chars (orjson already refused invalid UTF-8)."""
+    if len(value) > max_chars:
+        raise ValueError(f"{where} longer than {max_chars} characters ({len(value)})")
+    if "\x00" in value:
+        raise ValueError(f"{where} contains a NUL character")
+    return value
+
+
 def parse_ack(topic: str, payload: bytes) -> DeviceAck:
     """A device ack on ``flood/v1[/drill]/{kind}/{id}/ack``; ValueError saying what is wrong."""
     parts = topic.split("/")
@@ -368,7 +382,12 @@ def parse_ack(topic: str, payload: bytes) -> DeviceAck:
     if status not in ("shown", "played", "failed"):
         raise ValueError(f"unknown status {status!r}")
     if reason is not None and not isinstance(reason, str):
-        reason = str(reason)
+        reason = orjson.dumps(reason).decode()
+    if reason is not None:
+        reason = _ack_text(reason, "reason", MAX_ACK_REASON)
+    _ack_text(parts[3], "device id", MAX_DEVICE_ID)
+    if len(command_id) > 24 or not command_id[4:].isascii():
+        raise ValueError(f"command_id {command_id[:40]!r} is not one of ours (dlv-N)")
     delivery_id = int(command_id[4:])
     if delivery_id >= 2**63:
         raise ValueError(f"command_id {command_id!r} out of range")
@@ -380,7 +399,9 @@ class DeviceAckListener:
     ``shown`` / ``played`` → ``acked``, ``failed`` → ``failed`` with the device's reason.
 
     Only a delivery of that channel, device and namespace, not yet final, is touched. Acks are written
-    by a thread of their own (never on the MQTT loop). Bad payloads are logged and ignored.
+    by a thread of their own (never on the MQTT loop). A bad ack — not parseable, a NUL or an oversized
+    field, or content the database refuses — is dead-lettered (``dead_letters``, reason ``bad_ack``,
+    with the raw bytes) and never holds back the acks after it; only an unreachable database waits.
     """
 
     def __init__(self, client: mqtt.Client, dsn: str) -> None:
@@ -388,7 +409,8 @@ class DeviceAckListener:
         self.dsn = dsn
         self.stats = {"acked": 0, "failed": 0, "ignored": 0, "bad": 0}
         self.subscribed = threading.Event()
-        self._queue: queue.Queue[DeviceAck | None] = queue.Queue(ACK_QUEUE_MAX)
+        # (ack, topic, payload, why): ack None with ``why`` is a bad ack to dead-letter; None stops the writer.
+        self._queue: queue.Queue[tuple[DeviceAck | None, str, bytes, str] | None] = queue.Queue(ACK_QUEUE_MAX)
         self._sub_mid: int | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -444,22 +466,24 @@ class DeviceAckListener:
 
     def handle(self, topic: str, payload: bytes) -> None:
         """One ack message: parsed and queued for the writer; never raises."""
+        ack: DeviceAck | None = None
+        why = ""
         try:
             ack = parse_ack(topic, payload)
         except ValueError as exc:
+            why = str(exc)
+            log.warning("dispatch: bad device ack on %.200s dead-lettered (%.200s): %r", topic, why, payload[:200])
+        except Exception as exc:   # never take the MQTT loop down
+            why = f"{type(exc).__name__} while reading the ack: {exc}"
+            log.exception("dispatch: could not read a device ack on %.200s", topic)
+        if ack is None:
             self._count("bad")
-            log.warning("dispatch: bad device ack on %s ignored (%s): %r", topic, exc, payload[:200])
-            return
-        except Exception:   # never take the MQTT loop down
-            self._count("bad")
-            log.exception("dispatch: could not read a device ack on %s", topic)
-            return
         try:
             with self._idle:
-                self._queue.put_nowait(ack)
+                self._queue.put_nowait((ack, topic, payload, why))
                 self._queued += 1
         except queue.Full:
-            log.error("dispatch: device ack queue full; ack of delivery %d dropped", ack.delivery_id)
+            log.error("dispatch: device ack queue full; ack on %.200s dropped", topic)
 
     def _count(self, key: str) -> None:
         with self._lock:
@@ -467,32 +491,53 @@ class DeviceAckListener:
 
     def _write(self) -> None:
         conn: psycopg.Connection | None = None
-        pending: DeviceAck | None = None
+        pending: tuple[DeviceAck | None, str, bytes, str] | None = None
         while True:
-            ack = pending or self._queue.get()
+            item = pending or self._queue.get()
             pending = None
-            if ack is None:
+            if item is None:
                 break
+            ack, topic, payload, why = item
+            state = "bad"
+            done = 0
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-                state = "failed" if ack.status == "failed" else "acked"
-                error = f"device {ack.device}: {ack.reason or 'failed'}"
-                done = conn.execute(ACK_SQL, {"state": state, "error": error, "command_id": f"dlv-{ack.delivery_id}",
-                                              "id": ack.delivery_id, "channel": ack.channel, "device": ack.device,
-                                              "drill": ack.drill}).rowcount
+                if ack is None:
+                    self._dead_letter(conn, topic, payload, why)
+                else:
+                    state = "failed" if ack.status == "failed" else "acked"
+                    try:
+                        done = self._record(conn, ack, state)
+                    except psycopg.Error as exc:
+                        if _ack_db_unavailable(exc, conn):
+                            raise
+                        # The database refuses this ack's content: dead-letter it, go on with the next.
+                        log.error("dispatch: device ack on %.200s refused by the database (%s); dead-lettered",
+                                  topic, exc)
+                        state = "bad"
+                        self._dead_letter(conn, topic, payload, f"database refused the ack: {exc}")
+                        self._count("bad")
             except psycopg.Error as exc:
-                log.warning("dispatch: recording a device ack failed (%s); retrying", exc)
-                if conn is not None:
-                    conn.close()
-                conn, pending = None, ack
-                if self._stopping.wait(1.0):
-                    log.error("dispatch: stopping with device acks not recorded (database unreachable)")
-                    break
-                continue
+                if conn is not None and not _ack_db_unavailable(exc, conn):
+                    # Not even its dead letter could be stored (should never happen): never block the rest.
+                    log.error("dispatch: device ack on %.200s neither recorded nor dead-lettered (%s); dropped",
+                              topic, exc)
+                    state = "bad"
+                else:
+                    log.warning("dispatch: recording a device ack failed (%s); retrying", exc)
+                    if conn is not None:
+                        conn.close()
+                    conn, pending = None, item
+                    if self._stopping.wait(1.0):
+                        log.error("dispatch: stopping with device acks not recorded (database unreachable)")
+                        break
+                    continue
             with self._idle:
                 self._written += 1
                 self._idle.notify_all()
+            if ack is None or state == "bad":
+                continue
             if done:
                 self._count(state)
                 log.info("dispatch: delivery %d %s by %s %s", ack.delivery_id, state, ack.channel, ack.device)
@@ -502,6 +547,19 @@ class DeviceAckListener:
                           ack.channel, ack.device)
         if conn is not None:
             conn.close()
+
+    @staticmethod
+    def _record(conn: psycopg.Connection, ack: DeviceAck, state: str) -> int:
+        error = f"device {ack.device}: {ack.reason or 'failed'}"
+        return conn.execute(ACK_SQL, {"state": state, "error": error, "command_id": f"dlv-{ack.delivery_id}",
+                                      "id": ack.delivery_id, "channel": ack.channel, "device": ack.device,
+                                      "drill": ack.drill}).rowcount
+
+    @staticmethod
+    def _dead_letter(conn: psycopg.Connection, topic: str, payload: bytes, why: str) -> None:
+        from ingest.store import safe_text
+
+        conn.execute(INSERT_ACK_DEAD, (safe_text(topic, 1000), payload, safe_text(why or "bad ack", 2000)))
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Wait until every ack queued so far has been written (or found to match nothing)."""
@@ -513,6 +571,13 @@ class DeviceAckListener:
                     return False
                 self._idle.wait(remaining)
         return True
+
+
+def _ack_db_unavailable(exc: psycopg.Error, conn: psycopg.Connection) -> bool:
+    """An unreachable database (wait and retry) rather than an ack whose content it refuses."""
+    if isinstance(exc, psycopg.errors.ProgramLimitExceeded):
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or conn.closed or conn.broken
 
 
 # --- which channel for a delivery -----------------------------------------------------------

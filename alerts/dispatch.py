@@ -14,8 +14,17 @@ Any number of dispatcher processes may run against one database. Each loop:
 3. The result is written **fenced** by ``state = 'sending' AND attempts = <our attempt>``: a row
    someone else took over, or that a status callback / device ack already moved on, is left alone.
    ``sent`` → provider id and ``sent_at``; ``retry`` / ``in_doubt`` → ``pending`` again after
-   ``min(backoff × 2^(attempts-1), 300 s)`` ±20 % (``in_doubt`` kept for the next attempt), until
-   ``dispatch_max_attempts``, then ``failed`` ("gave up after N attempts: …"); ``failed`` → ``failed``.
+   ``min(backoff × 2^(attempts-1), dispatch_backoff_max_s)`` ±20 % (``in_doubt`` kept for the next
+   attempt), for as long as the delivery's **叫应 deadline** allows (see below), then ``failed``
+   ("gave up at the 叫应 deadline after N attempts: …"); ``failed`` → ``failed``.
+
+The deadline of a delivery is the 叫应 deadline of the call that queued it: its creation plus its
+order's ``ack_deadline_s``, or its town's current ``order_towns.deadline_at`` when that is sooner (a
+resend). A gateway or broker outage of any length shorter than that is ridden out; the last retry is
+timed to fall on the deadline itself. Past it the person's call has escalated (alerts.orders.callout_tick
+escalates a town still pending at its deadline, whatever its deliveries' states), so the row fails with
+the last error. A row first claimed after its deadline (every dispatcher was down) is still tried once:
+nothing queued is dropped unsent.
 
 Never twice: a worker sends only while it holds the row. The lease (``dispatch_lease_s``) is set at
 the claim; just before each gateway call a worker checks that the lease still covers the longest that
@@ -64,6 +73,7 @@ from alerts.channels import (
     SmsChannel,
     channels_for,
 )
+from floodctl import db
 from floodctl.errors import ServiceUnavailable
 from floodctl.settings import Settings
 
@@ -72,7 +82,8 @@ log = logging.getLogger("floodctl.dispatch")
 NOTIFY_CHANNEL = "floodctl_outbox"
 POLL_S = 0.5
 RECONNECT_S = 2.0
-MAX_BACKOFF_S = 300.0
+MAX_RECONNECT_S = 5.0
+POOL_OPEN_WAIT_S = 5.0
 JITTER = 0.2
 DEVICE_RATE_PER_S = 500.0
 RESULT_TRIES = 3
@@ -89,9 +100,12 @@ DELIVERIES = PromCounter("floodctl_deliveries", "Outbox deliveries handled, by c
 # next_attempt_at is its lease end, so one index range (deliveries_due_idx) finds both kinds.
 CLAIM_SQL = """
 WITH due AS (
-    SELECT d.id, d.state AS was, o.status AS order_status
+    SELECT d.id, d.state AS was, o.status AS order_status,
+           extract(epoch FROM least(d.created_at + make_interval(secs => o.ack_deadline_s), ot.deadline_at)
+                              - now())::float8 AS deadline_in_s
       FROM deliveries d
       JOIN orders o ON o.id = d.order_id
+      LEFT JOIN order_towns ot ON ot.order_id = d.order_id AND ot.town_code = d.town_code
      WHERE d.state IN ('pending', 'sending')
        AND d.next_attempt_at <= now()
        AND (d.state = 'pending' OR d.lease_until IS NULL OR d.lease_until < now())
@@ -115,7 +129,7 @@ UPDATE deliveries d
   FROM due
  WHERE d.id = due.id
 RETURNING d.id, d.order_id, d.drill_id, d.town_code, d.recipient, d.channel, d.address, d.round, d.body,
-          d.attempts, d.created_at, d.in_doubt, d.state
+          d.attempts, d.created_at, d.in_doubt, d.state, due.deadline_in_s
 """
 
 _MINE = "id = %(id)s AND state = 'sending' AND attempts = %(attempts)s"
@@ -195,12 +209,13 @@ class _Job:
     delivery: Delivery
     in_doubt: bool
     lease_deadline: float          # monotonic; conservative (taken before the claim statement ran)
+    deadline: float                # monotonic: the delivery's 叫应 deadline (retries stop there)
     reconciled: bool = False
 
 
 def backoff_s(settings: Settings, attempts: int) -> float:
     """Delay before the next attempt after ``attempts`` attempts: doubling, capped, ±20 % jitter."""
-    base = min(settings.dispatch_backoff_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S)
+    base = min(settings.dispatch_backoff_s * 2 ** min(max(attempts - 1, 0), 30), settings.dispatch_backoff_max_s)
     return base * random.uniform(1 - JITTER, 1 + JITTER)
 
 
@@ -252,7 +267,8 @@ class Dispatcher:
         """Dispatch until ``stop`` is set; then let in-flight sends finish and close."""
         self._stop = stop
         try:
-            self._open_pool()
+            if not self._open_pool_waiting(stop):
+                return
         except BaseException:
             self.close()
             raise
@@ -330,13 +346,32 @@ class Dispatcher:
             finally:
                 self._conn = None
 
+    def _open_pool_waiting(self, stop: threading.Event) -> bool:
+        """Open the pool, waiting for the database however long it takes (logged once); False if stopped."""
+        delay, since = RECONNECT_S / 4, None
+        while not stop.is_set():
+            try:
+                self._open_pool()
+            except ServiceUnavailable as exc:
+                if since is None:
+                    since = time.monotonic()
+                    log.error("dispatch: %s; waiting for it", exc.message)
+                stop.wait(delay)
+                delay = min(delay * 2, MAX_RECONNECT_S)
+                continue
+            if since is not None:
+                log.info("dispatch: database reachable again after %.0f s", time.monotonic() - since)
+            return True
+        return False
+
     def _open_pool(self) -> None:
         if self._pool is not None:
             return
         pool = ConnectionPool(self.dsn, min_size=1, max_size=self.threads + 1, name="dispatch", open=False,
-                              kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=60)
+                              kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=60,
+                              check=lambda conn: db.check_and_sweep(pool, conn))
         try:
-            pool.open(wait=True, timeout=30)
+            pool.open(wait=True, timeout=POOL_OPEN_WAIT_S)
         except Exception as exc:
             pool.close()
             raise ServiceUnavailable(f"database not reachable: {_first_line(exc)}") from None
@@ -349,7 +384,7 @@ class Dispatcher:
         jobs = []
         for row in rows:
             delivery = Delivery(*row[:11])
-            in_doubt, state = bool(row[11]), row[12]
+            in_doubt, state, deadline_in_s = bool(row[11]), row[12], row[13]
             if state != "sending":          # cancelled / not approved: settled by the claim itself
                 self._count(delivery.channel, "cancelled" if state == "cancelled" else "failed")
                 log.info("dispatch: delivery %d (%s to %s) %s, not sent", delivery.id, delivery.channel,
@@ -358,7 +393,8 @@ class Dispatcher:
             if in_doubt:
                 log.info("dispatch: delivery %d (%s to %s) in doubt after attempt %d: reconciling first",
                          delivery.id, delivery.channel, delivery.address, delivery.attempts - 1)
-            jobs.append(_Job(delivery, in_doubt, started + self.lease_s))
+            deadline = started + (float(deadline_in_s) if deadline_in_s is not None else 0.0)
+            jobs.append(_Job(delivery, in_doubt, started + self.lease_s, deadline))
         return jobs, len(rows)
 
     def _listen(self, stop: threading.Event) -> None:
@@ -400,6 +436,9 @@ class Dispatcher:
                 result = SendResult.in_doubt(f"internal error: {type(exc).__name__}: {exc}")
             if result is not None:
                 self._record(job, result)
+        except psycopg.OperationalError as exc:     # the database went away (PoolTimeout is one too)
+            log.warning("dispatch: delivery %d: result not recorded (%s); it is taken up again, in doubt, once its "
+                        "lease expires", job.delivery.id, _first_line(exc))
         except Exception:
             log.exception("dispatch: delivery %d: recording the result failed", job.delivery.id)
         finally:
@@ -484,11 +523,12 @@ class Dispatcher:
                 outcome = "reconciled" if job.reconciled else "sent"
         elif result.outcome in ("retry", "in_doubt"):
             in_doubt = result.outcome == "in_doubt"
-            if d.attempts >= self.settings.dispatch_max_attempts:
-                error = f"gave up after {d.attempts} attempts: {result.error}"
+            left = job.deadline - time.monotonic()
+            if left <= 0:
+                error = f"gave up at the 叫应 deadline after {d.attempts} attempts: {result.error}"
                 done, outcome = self._execute(FAIL_SQL, {**fence, "in_doubt": in_doubt, "error": error}), "gave_up"
-            else:
-                delay = backoff_s(self.settings, d.attempts)
+            else:       # the last retry falls on the deadline itself
+                delay = min(backoff_s(self.settings, d.attempts), left)
                 done = self._execute(RETRY_SQL, {**fence, "delay": delay, "in_doubt": in_doubt,
                                                  "error": result.error})
         else:

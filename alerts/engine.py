@@ -11,16 +11,34 @@ Clocks: live data is judged against the wall clock; a drill against its own newe
 runs on storm time). Data older than ``late_after_s`` behind that clock is late: it is stored and it
 may raise a warning as history, but it never drafts an order for a situation that is already over.
 
-One engine runs at a time (a PostgreSQL advisory lock; a second one waits as a standby). The 叫应
-timers (alerts.orders.callout_tick) run in this loop too; dispatch is alerts/dispatch.py.
+One engine runs at a time: the holder of the ``engine_lease`` row (migration 0015). The active
+engine renews it in every write transaction (the 叫应 tick does so every second); a standby polls
+for it and takes it over, with the next epoch, once it has gone unrenewed for ``FLOOD_ENGINE_LEASE_S``
+(a dead host, a frozen process, a lost network). **Fencing**: every write transaction of the active
+engine first locks and renews the row for its own holder and epoch (``FENCE``); a former holder that
+wakes up finds it taken over, writes nothing (``LeaseLost``) and stands by. A takeover waits for a
+write in flight, and the server ends a transaction left idle by a frozen process after the same TTL
+(``idle_in_transaction_session_timeout``), so a frozen engine can never pin the row.
+A standby holds no LISTEN (PostgreSQL keeps every notification until the slowest listener has read it):
+it LISTENs once it is active, then catches up from the database.
+
+**Catch-up**: each judge transaction records per station the event time of the newest reading it
+judged (``engine_judged``). On becoming active (a start, a takeover, a reconnect after a database
+outage of any length) the engine judges every reading newer than that at its own event time, in
+order, before listening for new ones. ``run_engine`` reconnects with back-off for as long as the
+database is away, logging once per outage. The 叫应 timers (alerts.orders.callout_tick) run in this
+loop too; dispatch is alerts/dispatch.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,12 +54,16 @@ from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Stati
 from alerts.templates import suggest_response_level
 from alerts.typhoon import StormFix, typhoon_signal
 from floodctl import db
+from floodctl.errors import ServiceUnavailable
 from floodctl.settings import Settings
 
 log = logging.getLogger("floodctl.alerts.engine")
 
 LISTEN_CHANNEL = "floodctl_obs"
-LOCK_KEY = 0x666C6F6F64  # "flood": one engine at a time
+LEASE_NAME = "rules"
+JUDGE_CHUNK = 500        # judgments per transaction: a long catch-up never holds one transaction (or the lease) long
+RECONNECT_S = 0.5        # first retry after the database went away; doubles up to MAX_RECONNECT_S
+MAX_RECONNECT_S = 5.0
 SWEEP_S = 30.0
 SWEEP_CHUNK = 200        # stations judged per loop turn by the sweep, so fresh readings never wait long
 TICK_S = 1.0
@@ -84,6 +106,49 @@ AREA_STEP_S = 600.0      # the typhoon signal is judged again when a storm's clo
 COUNTY = "county"
 FLOOD_ACTIVE = "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' " \
                "AND NOT late AND hazard IS NOT NULL"
+
+# The lease (see the module docstring). Taking it: free, expired, or already ours (a reconnect); next epoch.
+ACQUIRE = """
+INSERT INTO engine_lease AS l (name, holder, epoch, expires_at)
+VALUES (%(name)s, %(holder)s, 1, now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (name) DO UPDATE
+   SET holder = excluded.holder, epoch = l.epoch + 1, acquired_at = now(), expires_at = excluded.expires_at
+ WHERE l.expires_at < now() OR l.holder = excluded.holder
+RETURNING epoch
+"""
+# First statement of every write transaction: still ours (holder and epoch)? Locks the row until commit and
+# renews it. No row: taken over meanwhile.
+FENCE = """
+UPDATE engine_lease SET expires_at = now() + make_interval(secs => %(ttl)s)
+ WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
+RETURNING epoch
+"""
+RELEASE = "UPDATE engine_lease SET expires_at = now() " \
+          "WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s"
+PREVIOUS = "SELECT holder, extract(epoch FROM expires_at)::float8 FROM engine_lease WHERE name = %s FOR UPDATE"
+# After a takeover: the former holder's sessions (a frozen process still LISTENing would pin the NOTIFY queue
+# until the server's TCP keepalive gives up on it, hours later). Same role, so no superuser needed.
+END_SESSIONS = """
+SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE application_name = %s AND pid <> pg_backend_pid()
+"""
+HOLDER = "SELECT holder, extract(epoch FROM expires_at - now())::float8 FROM engine_lease WHERE name = %s"
+JUDGED = """
+SELECT drill_id, station_id, extract(epoch FROM through)::float8 FROM engine_judged
+ WHERE drill_id = ANY(%s)
+"""
+RECORD_JUDGED = """
+INSERT INTO engine_judged AS j (drill_id, station_id, through)
+SELECT drill, sid, to_timestamp(at) FROM unnest(%s::int[], %s::int[], %s::float8[]) AS r(drill, sid, at)
+ON CONFLICT (drill_id, station_id) DO UPDATE SET through = greatest(j.through, excluded.through)
+"""
+
+
+Dirty = dict[tuple[int, int], tuple[float, float]]     # (drill, station) -> (first, last) reading time to fetch
+
+
+class LeaseLost(Exception):
+    """Another engine took the lease over (this one was frozen or cut off): stand by."""
 
 
 @dataclass(slots=True)
@@ -156,12 +221,21 @@ class Subject:
 
 
 class Engine:
-    def __init__(self, settings: Settings, dsn: str, rules: RuleSet | None = None) -> None:
+    def __init__(self, settings: Settings, dsn: str, rules: RuleSet | None = None, *, holder: str | None = None,
+                 wait_s: float = db.WAIT_FOR_DB_S) -> None:
         self.settings = settings
         self.dsn = dsn
         self.rules = rules or load_rules(settings.rules_path or DEFAULT_PATH)
-        self.conn = db.connect(dsn, autocommit=True, wait_s=db.WAIT_FOR_DB_S)
-        self.listen = db.connect(dsn, autocommit=True, wait_s=db.WAIT_FOR_DB_S)
+        self.holder = holder or engine_holder()
+        self.lease_s = float(settings.engine_lease_s)
+        self.epoch: int | None = None
+        self.previous_until: float | None = None     # when the lease's previous term was last renewed
+        self.listen: psycopg.Connection | None = None     # opened (and LISTENing) only while active
+        self.conn = db.connect(dsn, autocommit=True, wait_s=wait_s, application_name=session_name(self.holder),
+                               **db.KEEPALIVE)
+        # A transaction left open by a frozen engine must not pin the lease row (nor anything else) for long.
+        self.conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                          (f"{int(self.lease_s * 1000)}ms",))
         self.metric_names = dict(self.conn.execute(METRICS).fetchall())
         self.metric_ids = {name: mid for mid, name in self.metric_names.items()}
         full = {r.metric for r in self.rules.rules if r.metric}
@@ -174,6 +248,7 @@ class Engine:
         self.stations: dict[int, tuple[Station, float, float]] = {}
         self.codes: dict[str, int] = {}
         self.windows: dict[tuple[int, int], Window] = {}
+        self.judged_through: dict[tuple[int, int], float] = {}   # event time of the newest reading judged
         self.clocks: dict[int, float] = {}
         self.tracked: dict[tuple[int, str, str], warnings.Tracked] = {}
         self.geo: Geography | None = None
@@ -203,12 +278,38 @@ class Engine:
                                                               pressure_hpa=pressure, forecast=forecast))
 
     def catch_up(self) -> int:
-        """Judge every station with recent data once (after a start or a restart)."""
+        """On becoming active: judge every station with recent data. A station judged before (``engine_judged``)
+        is judged at each reading newer than its last judged one, in event-time order (what arrived while no
+        engine was judging: an outage, a takeover). A live station never judged, at each reading since the
+        lease was last renewed (it first reported while no engine was judging); otherwise (a first start, a
+        drill) at its newest reading."""
         rows = self.conn.execute(RECENT, (self.horizon_s,)).fetchall()
+        drills = sorted({int(r[0]) for r in rows})
+        through = {(int(d), int(s)): float(t) for d, s, t in self.conn.execute(JUDGED, (drills,)).fetchall()}
+        self.judged_through = dict(through)      # the database's record wins over this process's memory
+        if self.previous_until is not None:
+            for drill, sid, _ in rows:
+                if drill == 0:
+                    through.setdefault((drill, sid), self.previous_until)
         dirty: dict[tuple[int, int], tuple[float, float]] = {}
         for drill, sid, newest in rows:
-            dirty[(drill, sid)] = (newest - self.horizon_s, newest)
-        return self.process(dirty)
+            since = through.get((drill, sid), newest)
+            dirty[(drill, sid)] = (min(newest, since) - self.horizon_s, newest)
+        dirty = self._judgeable(dirty)
+        if not dirty:
+            return 0
+        self.fetch(dirty)
+        self.renew()
+        items: list[tuple[int, int, float]] = []
+        for key in dirty:
+            window = self.windows[key]
+            if not np.isfinite(window.newest):
+                continue
+            since = through.get(key)
+            times = _times_after(window, since) if since is not None else []
+            items += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
+        self.judge(items, record=True)
+        return len(items)
 
     # --- the work ---------------------------------------------------------------------------------
 
@@ -242,15 +343,29 @@ class Engine:
             if drill:
                 self.clocks[drill] = max(self.clocks.get(drill, -np.inf), float(data[:, 2].max()))
 
+    def _judgeable(self, dirty: Dirty) -> Dirty:
+        return {k: v for k, v in dirty.items() if k[1] in self.stations and self.stations[k[1]][0].kind in self.kinds}
+
     def process(self, dirty: dict[tuple[int, int], tuple[float, float]]) -> int:
-        """Fetch, judge and persist the stations named; returns the number judged."""
-        dirty = {k: v for k, v in dirty.items() if k[1] in self.stations and self.stations[k[1]][0].kind in self.kinds}
+        """Fetch, judge and persist the stations named; returns the number of judgments.
+
+        A station is judged at each of its new readings in event-time order, not only at its newest: when
+        several readings of a station arrive in one batch (a busy engine, a store-and-forward burst), a
+        peak between them still raises its warning. Readings older than the station's last judged one
+        (out of order) are judged with its newest reading."""
+        dirty = self._judgeable(dirty)
         if not dirty:
             return 0
         self.fetch(dirty)
-        judged = [(drill, sid, self.windows[(drill, sid)].newest) for drill, sid in dirty
-                  if np.isfinite(self.windows[(drill, sid)].newest)]
-        self.judge(judged)
+        judged: list[tuple[int, int, float]] = []
+        for key, (lo, hi) in dirty.items():
+            window = self.windows[key]
+            if not np.isfinite(window.newest):
+                continue
+            since = max(lo - 1e-6, self.judged_through.get(key, -np.inf))
+            times = [t for t in _times_after(window, since) if t <= hi]
+            judged += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
+        self.judge(judged, record=True)
         return len(judged)
 
     def sweep(self, keys: list[tuple[int, int]] | None = None) -> int:
@@ -261,9 +376,17 @@ class Engine:
         self.judge(judged)
         return len(judged)
 
-    def judge(self, items: Iterable[tuple[int, int, float]]) -> None:
+    def judge(self, items: Iterable[tuple[int, int, float]], *, record: bool = False) -> None:
+        """Judge (drill, station, at) items, JUDGE_CHUNK per fenced transaction. ``record``: the times are
+        readings' event times, remembered per station in ``engine_judged`` (a sweep's clock times are not)."""
+        items = list(items)
+        for start in range(0, max(len(items), 1), JUDGE_CHUNK):
+            self._judge(items[start:start + JUDGE_CHUNK], record)
+
+    def _judge(self, items: list[tuple[int, int, float]], record: bool) -> None:
         drafted: list[tuple[int, bool]] = []
         with self.conn.transaction(), self.conn.cursor() as cur:
+            self._fence(cur)
             for drill, sid, at in items:
                 station, lon, lat = self.stations[sid]
                 window = self.windows[(drill, sid)]
@@ -273,6 +396,14 @@ class Engine:
                 for decision in evaluate(self.rules, station, window.series, at):
                     drafted += self._advance(cur, drill, decision, at, late, subject)
             drafted += self._judge_areas(cur)
+            if record and items:
+                newest: dict[tuple[int, int], float] = {}
+                for drill, sid, at in items:
+                    newest[(drill, sid)] = max(at, newest.get((drill, sid), -np.inf))
+                keys = list(newest)
+                cur.execute(RECORD_JUDGED, ([k[0] for k in keys], [k[1] for k in keys], [newest[k] for k in keys]))
+                for key, at in newest.items():
+                    self.judged_through[key] = max(at, self.judged_through.get(key, -np.inf))
             for order_id, auto in drafted:
                 if auto:
                     orders.approve(self.conn, order_id, actor="system:auto-approve", settings=self.settings,
@@ -363,25 +494,83 @@ class Engine:
 
     def tick(self) -> None:
         with self.conn.transaction():
+            self._fence(self.conn)
             result = orders.callout_tick(self.conn, self.settings)
         if result.resent or result.escalated or result.unreached:
             log.info("叫应: %d resent, %d escalated, %d unreached", result.resent, result.escalated, result.unreached)
 
+    # --- the lease --------------------------------------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        """Take the lease if it is free, expired or ours; never waits behind the holder's transaction."""
+        params = {"name": LEASE_NAME, "holder": self.holder, "ttl": self.lease_s}
+        try:
+            with self.conn.transaction():
+                self.conn.execute("SET LOCAL lock_timeout = '1s'")
+                previous = self.conn.execute(PREVIOUS, (LEASE_NAME,)).fetchone()
+                row = self.conn.execute(ACQUIRE, params).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            return False          # the holder is writing: it is alive
+        if row is None:
+            return False
+        self.epoch = int(row[0])
+        self.previous_until = float(previous[1]) - self.lease_s if previous else None
+        if previous and previous[0] != self.holder:
+            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                ended = self.conn.execute(END_SESSIONS, (session_name(previous[0]),)).fetchone()
+                if ended and ended[0]:
+                    log.info("rule engine %s: ended %d session(s) of the former holder %s", self.holder, ended[0],
+                             previous[0])
+        return True
+
+    def wait_for_lease(self, stop: threading.Event) -> bool:
+        """Stand by (no LISTEN, nothing held) until this engine holds the lease; False if stopped first."""
+        poll = min(1.0, self.lease_s / 5)
+        told = False
+        while not stop.is_set():
+            if self.try_acquire():
+                return True
+            if not told:
+                row = self.conn.execute(HOLDER, (LEASE_NAME,)).fetchone()
+                log.info("rule engine %s standing by: %s holds the lease", self.holder, row[0] if row else "another")
+                told = True
+            stop.wait(poll)
+        return False
+
+    def _fence(self, cur: psycopg.Cursor | psycopg.Connection) -> None:
+        """Inside a write transaction: lock and renew the lease, or raise LeaseLost (see the module docstring).
+        An engine used without ``run`` (a script judging a reference database) takes the lease on its first write."""
+        if self.epoch is None and not self.try_acquire():
+            raise LeaseLost(f"rule engine {self.holder}: another engine holds the lease")
+        row = cur.execute(FENCE, {"name": LEASE_NAME, "holder": self.holder, "epoch": self.epoch,
+                                  "ttl": self.lease_s}).fetchone()
+        if row is None:
+            raise LeaseLost(f"rule engine {self.holder}: the lease (epoch {self.epoch}) was taken over")
+
+    def renew(self) -> None:
+        """Renew the lease outside a write (after a long read: the registry, a catch-up's fetch)."""
+        if self.epoch is not None:
+            self._fence(self.conn)
+
+    def release(self) -> None:
+        """On a clean stop: let a standby take over at once."""
+        if self.epoch is not None and not self.conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute(RELEASE, {"name": LEASE_NAME, "holder": self.holder, "epoch": self.epoch})
+
     # --- the loop ---------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self.listen.execute(f"LISTEN {LISTEN_CHANNEL}")
-        while not stop.is_set():
-            got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-            if got and got[0]:
-                break
-            log.info("another rule engine holds the lock; standing by")
-            stop.wait(5.0)
-        if stop.is_set():
+        if not self.wait_for_lease(stop):
             return
+        log.info("rule engine %s active (lease epoch %d)", self.holder, self.epoch)
+        self.listen = db.connect(self.dsn, autocommit=True, application_name=session_name(self.holder),
+                                 **db.KEEPALIVE)
+        self.listen.execute(f"LISTEN {LISTEN_CHANNEL}")     # before the catch-up: nothing falls in between
         self.load()
+        self.renew()
         judged = self.catch_up()
-        log.info("rule engine ready: %d rules, %d stations, %d judged on start", len(self.rules.rules),
+        log.info("rule engine ready: %d rules, %d stations, %d judgments on catching up", len(self.rules.rules),
                  len(self.stations), judged)
         next_sweep = time.monotonic() + SWEEP_S
         next_tick = time.monotonic()
@@ -389,10 +578,12 @@ class Engine:
         while not stop.is_set():
             dirty: dict[tuple[int, int], tuple[float, float]] = {}
             timeout = 0.0 if sweeping else max(0.0, min(next_sweep, next_tick) - time.monotonic())
-            for note in self.listen.notifies(timeout=min(timeout, 0.5), stop_after=1):
+            listen = self.listen
+            assert listen is not None
+            for note in listen.notifies(timeout=min(timeout, 0.5), stop_after=1):
                 self._parse(note.payload, dirty)
             if dirty:   # more may be queued behind it: take what has arrived, without waiting
-                for note in self.listen.notifies(timeout=0.0):
+                for note in listen.notifies(timeout=0.0):
                     self._parse(note.payload, dirty)
                 self.process(dirty)
             now = time.monotonic()
@@ -405,6 +596,7 @@ class Engine:
             if sweeping:
                 self.sweep(sweeping[:SWEEP_CHUNK])
                 del sweeping[:SWEEP_CHUNK]
+        self.release()
 
     def _parse(self, payload: str, dirty: dict[tuple[int, int], tuple[float, float]]) -> None:
         for item in payload.split():
@@ -432,20 +624,60 @@ class Engine:
 
     def close(self) -> None:
         for conn in (self.conn, self.listen):
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+
+
+def _times_after(window: Window, since: float) -> list[float]:
+    """The distinct reading times in ``window`` after ``since``, ascending."""
+    parts = [times[times > since] for times, _ in window.series.values() if len(times)]
+    return [float(t) for t in np.unique(np.concatenate(parts))] if parts else []
+
+
+def engine_holder() -> str:
+    """Who holds the lease: host, process and a random part (two engines in one process stay apart)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def session_name(holder: str) -> str:
+    """The application_name of an engine's sessions (at most 63 bytes, as PostgreSQL keeps it)."""
+    return f"floodctl-engine {holder}"[:63]
+
+
+# A lost or refused connection, a server shutting down, a session ended by the server: wait and reconnect.
+DB_GONE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.IdleInTransactionSessionTimeout,
+           ServiceUnavailable)
 
 
 def run_engine(settings: Settings, dsn: str, stop: threading.Event) -> None:
-    """Run the rule engine until ``stop`` is set; reconnects after a database outage."""
+    """Run the rule engine until ``stop`` is set: standby or active, through database outages of any length
+    (reconnecting with back-off, logged once per outage) and lost leases (standing by again)."""
+    holder = engine_holder()
+    down_since: float | None = None
+    delay = RECONNECT_S
     while not stop.is_set():
         engine: Engine | None = None
         try:
-            engine = Engine(settings, dsn)
+            engine = Engine(settings, dsn, holder=holder, wait_s=0.0)
+            if down_since is not None:
+                log.info("rule engine: database reachable again after %.0f s; catching up",
+                         time.monotonic() - down_since)
+                down_since, delay = None, RECONNECT_S
             engine.run(stop)
-        except psycopg.OperationalError as exc:
-            log.warning("rule engine lost the database (%s); retrying in 2 s", str(exc).strip().splitlines()[0])
-            stop.wait(2.0)
+        except LeaseLost as exc:
+            log.warning("%s: standing by", exc)
+        except DB_GONE as exc:
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning("rule engine lost the database (%s); reconnecting until it is back", _first_line(exc))
+            stop.wait(delay)
+            delay = min(delay * 2, MAX_RECONNECT_S)
         finally:
             if engine is not None:
                 engine.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,7 +8,13 @@ the dispatchers with NOTIFY (delivered at commit). Dispatch itself is alerts/dis
 without an acknowledgement, the same person gets the order again after ``resend_after_s``; at
 ``ack_deadline_s`` the call escalates to the next person (deputy, then superior) and the HQ sees an
 ``escalated`` event; after the last person the town is 未叫应 (``unreached``). Any of the town's people
-acknowledges for the town: by replying to the SMS, by the link, or on the page.
+acknowledges for the town: by replying to the SMS, by the link, or on the page. A reply counts once
+(by its MessageSid) and answers the newest order of its own side (live or drill gateway) texted to that
+number as a town's roster person; the HQ duty phones' 【叫应提醒】 are not calls and their replies answer
+nothing.
+
+The outbox holds one row per call: (order, town, person or device, channel, round). Nothing here
+records a send (an "escalated"/"resent" event) without the row that makes it.
 """
 
 from __future__ import annotations
@@ -57,10 +63,13 @@ INSERT_TOWN = """
 INSERT INTO order_towns (order_id, town_code, called_at, resend_at, deadline_at)
 VALUES (%s, %s, now(), now() + make_interval(secs => %s), now() + make_interval(secs => %s))
 """
+# One row per call: (order, town, person or device, channel, round). A conflict means this very call is
+# already in the outbox (a repeated tick): nothing is written, and the caller claims no new send.
 INSERT_DELIVERY = """
 INSERT INTO deliveries (order_id, drill_id, town_code, recipient, recipient_name, channel, address, round, body)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (order_id, recipient, channel, round) DO NOTHING
+ON CONFLICT (order_id, town_code, recipient, channel, round) DO NOTHING
+RETURNING id
 """
 INSERT_LINK = """
 INSERT INTO ack_links (id, order_id, town_code, recipient, person, expires_at)
@@ -105,15 +114,35 @@ UPDATE order_towns SET state = 'carried_out', carried_out_at = now(), carried_ou
 WHERE order_id = %s AND town_code = %s AND state IN ('pending', 'unreached', 'acknowledged', 'carried_out')
 RETURNING order_id
 """
-PENDING_BY_PHONE = """
-SELECT d.order_id, d.town_code, d.recipient, d.recipient_name, o.drill_id
+# A reply answers the newest order of its side (live or drill) that was texted to the sender as one of a
+# town's roster people (never as the HQ duty phone: its rows are 'hq:…'), for every town of that order
+# the sender was called for, newest first.
+REPLY_CALLS = """
+WITH answered AS (
+    SELECT d.order_id
+    FROM deliveries d
+    JOIN order_towns ot ON ot.order_id = d.order_id AND ot.town_code = d.town_code
+    JOIN orders o ON o.id = d.order_id
+    WHERE d.channel = 'sms' AND d.address = %(phone)s AND d.recipient = ANY(%(ranks)s)
+      AND o.status = 'approved' AND (o.drill_id <> 0) = %(drill)s AND ot.state = ANY(%(states)s)
+    ORDER BY d.created_at DESC, d.id DESC
+    LIMIT 1
+)
+SELECT d.order_id, d.town_code, d.recipient, d.recipient_name
 FROM deliveries d
+JOIN answered a ON a.order_id = d.order_id
 JOIN order_towns ot ON ot.order_id = d.order_id AND ot.town_code = d.town_code
-JOIN orders o ON o.id = d.order_id
-WHERE d.channel = 'sms' AND d.address = %s AND o.status = 'approved' AND ot.state = ANY(%s)
+WHERE d.channel = 'sms' AND d.address = %(phone)s AND d.recipient = ANY(%(ranks)s) AND ot.state = ANY(%(states)s)
 ORDER BY d.created_at DESC, d.id DESC
-LIMIT 1
 """
+# Replies by MessageSid: the first post of a reply inserts its row; a replay finds it and changes nothing.
+REMEMBER_REPLY = """
+INSERT INTO sms_replies (message_sid, gateway, from_phone, body) VALUES (%s, %s, %s, %s)
+ON CONFLICT (message_sid) DO NOTHING
+RETURNING message_sid
+"""
+REPLAYED_REPLY = "SELECT outcome, answer_zh FROM sms_replies WHERE message_sid = %s"
+ANSWERED_REPLY = "UPDATE sms_replies SET order_id = %s, towns = %s, outcome = %s, answer_zh = %s WHERE message_sid = %s"
 LINK = """
 SELECT l.id, l.order_id, l.town_code, l.recipient, l.person, l.expires_at, l.used_at, l.expires_at < now() AS expired
 FROM ack_links l WHERE l.id = %s
@@ -331,27 +360,36 @@ def _higher_response(a: str | None, b: str | None) -> str | None:
     return max(known, key=lambda x: rank[x]) if known else None
 
 
-def _sms_body(conn: psycopg.Connection, settings: Settings, order_id: int, drill_id: int, sms_zh: str,
-              town: str, rank: str, person: dict[str, Any]) -> str:
-    link_id, token = signing.new_link_token(settings.secret_key.get_secret_value())
-    conn.execute(INSERT_LINK, (link_id, order_id, town, rank, person.get("name"), settings.ack_link_ttl_s))
+def _sms_body(settings: Settings, drill_id: int, sms_zh: str, token: str) -> str:
     body = f"{sms_zh} 回复1确认收到，或打开 {settings.public_url.rstrip('/')}/a/{token}"
     if drill_id and not body.startswith(DRILL_MARK):
         raise AssertionError("drill SMS must start with 【演练】")   # templates guarantee it; never send otherwise
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One 叫应 SMS to a town's person: who, and whether this call wrote its outbox row (False: the very
+    same call, same town, person and round, was already queued — nothing new was sent)."""
+
+    name: str
+    queued: bool
+
+
 def _call(conn: psycopg.Connection, settings: Settings, order: dict[str, Any], town: str, rank_index: int,
-          roster: Roster, round_: int) -> str | None:
-    """Queue the SMS to the town's person of this rank; returns the person's name (None: nobody there)."""
+          roster: Roster, round_: int) -> Call | None:
+    """Queue the SMS to the town's person of this rank, with its signed link (None: nobody there)."""
     found = roster.person(town, rank_index)
     if found is None:
         return None
     rank, person = found
-    body = _sms_body(conn, settings, order["id"], order["drill_id"], order["sms_zh"], town, rank, person)
-    conn.execute(INSERT_DELIVERY, (order["id"], order["drill_id"], town, rank, person.get("name"), "sms",
-                                   e164(str(person["phone"])), round_, body))
-    return str(person.get("name") or rank)
+    link_id, token = signing.new_link_token(settings.secret_key.get_secret_value())
+    body = _sms_body(settings, order["drill_id"], order["sms_zh"], token)
+    row = conn.execute(INSERT_DELIVERY, (order["id"], order["drill_id"], town, rank, person.get("name"), "sms",
+                                         e164(str(person["phone"])), round_, body)).fetchone()
+    if row is not None:
+        conn.execute(INSERT_LINK, (link_id, order["id"], town, rank, person.get("name"), settings.ack_link_ttl_s))
+    return Call(str(person.get("name") or rank), queued=row is not None)
 
 
 def approve(conn: psycopg.Connection, order_id: int, *, actor: str, settings: Settings,
@@ -454,29 +492,51 @@ def carried_out(conn: psycopg.Connection, order_id: int, town: str, *, by: str, 
 class Reply:
     matched: bool
     message_zh: str
+    replayed: bool = False       # this MessageSid was seen before: nothing was done, the first answer given
 
 
-def sms_reply(conn: psycopg.Connection, phone: str, body: str) -> Reply:
-    """An inbound SMS: "1"/"收到" acknowledges the sender's newest pending order; "2"/"已落实 … N人" reports
-    it carried out."""
+REPLY_ACKED = "已确认收到。落实后请回复“已落实”及转移人数，如：已落实 转移120人。"
+REPLY_RECORDED = "已记录落实情况，谢谢。"
+REPLY_NOTHING_TO_ACK = "未找到待确认的指令。"
+REPLY_NOTHING_TO_REPORT = "未找到需要反馈的指令。"
+REPLY_HELP = "回复1确认收到；落实后回复“已落实 转移N人”。"
+
+
+def sms_reply(conn: psycopg.Connection, phone: str, body: str, *, message_sid: str, drill: bool) -> Reply:
+    """An inbound SMS, once per ``message_sid``: "1"/"收到" acknowledges the order it answers — the newest
+    order of its side (``drill``: it came through the drill gateway) texted to this number as a town's
+    roster person — for each of that order's towns the sender was called for; "2"/"已落实 … N人" reports
+    the newest such town carried out. The HQ duty phone's 【叫应提醒】 are not calls: its replies answer
+    nothing. A replayed ``message_sid`` changes nothing and gets the first answer again."""
+    phone = e164(phone)
+    if conn.execute(REMEMBER_REPLY, (message_sid, "drill" if drill else "live", phone, body)).fetchone() is None:
+        seen = conn.execute(REPLAYED_REPLY, (message_sid,)).fetchone()
+        assert seen is not None
+        return Reply(seen[0] in ("acknowledged", "carried_out"), seen[1], replayed=True)
     text = body.strip()
+    order_id: int | None = None
+    towns: list[str] = []
     if DONE_WORDS.match(text):
-        row = conn.execute(PENDING_BY_PHONE, (phone, ["pending", "acknowledged", "unreached"])).fetchone()
-        if row is None:
-            return Reply(False, "未找到需要反馈的指令。")
-        order_id, town, rank, name, _ = row
-        people = PEOPLE.search(text)
-        carried_out(conn, order_id, town, by=name or rank, via="sms", text=text,
-                    people_moved=int(people[1]) if people else None)
-        return Reply(True, "已记录落实情况，谢谢。")
-    if ACK_WORDS.match(text):
-        row = conn.execute(PENDING_BY_PHONE, (phone, ["pending", "unreached"])).fetchone()
-        if row is None:
-            return Reply(False, "未找到待确认的指令。")
-        order_id, town, rank, name, _ = row
-        acknowledge(conn, order_id, town, by=name or rank, via="sms")
-        return Reply(True, "已确认收到。落实后请回复“已落实”及转移人数，如：已落实 转移120人。")
-    return Reply(False, "回复1确认收到；落实后回复“已落实 转移N人”。")
+        calls = conn.execute(REPLY_CALLS, dict(phone=phone, ranks=list(RANKS), drill=drill,
+                                               states=["pending", "acknowledged", "unreached"])).fetchall()
+        if calls:
+            order_id, town, rank, name = calls[0]
+            people = PEOPLE.search(text)
+            carried_out(conn, order_id, town, by=name or rank, via="sms", text=text,
+                        people_moved=int(people[1]) if people else None)
+            towns = [town]
+        outcome, answer = ("carried_out", REPLY_RECORDED) if calls else ("unmatched", REPLY_NOTHING_TO_REPORT)
+    elif ACK_WORDS.match(text):
+        calls = conn.execute(REPLY_CALLS, dict(phone=phone, ranks=list(RANKS), drill=drill,
+                                               states=["pending", "unreached"])).fetchall()
+        for order_id, town, rank, name in calls:
+            if town not in towns and acknowledge(conn, order_id, town, by=name or rank, via="sms"):
+                towns.append(town)
+        outcome, answer = ("acknowledged", REPLY_ACKED) if towns else ("unmatched", REPLY_NOTHING_TO_ACK)
+    else:
+        outcome, answer = "help", REPLY_HELP
+    conn.execute(ANSWERED_REPLY, (order_id, towns, outcome, answer, message_sid))
+    return Reply(outcome in ("acknowledged", "carried_out"), answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +593,8 @@ def callout_tick(conn: psycopg.Connection, settings: Settings) -> TickResult:
         assert roster is not None
         order = {"id": row["order_id"], "drill_id": row["drill_id"], "sms_zh": row["sms_zh"]}
         conn.execute(MARK_RESENT, (row["order_id"], row["town_code"]))
-        if _call(conn, settings, order, row["town_code"], row["contact_rank"], roster, 2) is not None:
+        call = _call(conn, settings, order, row["town_code"], row["contact_rank"], roster, 2)
+        if call is not None and call.queued:
             resent += 1
             conn.execute(INSERT_EVENT, (row["order_id"], row["town_code"], "resent", "system", ""))
     for row in due_deadlines:
@@ -547,8 +608,11 @@ def callout_tick(conn: psycopg.Connection, settings: Settings) -> TickResult:
         if nxt is not None and "sms" in _channels(conn, row["order_id"]):
             conn.execute(ESCALATE, (rank_index + 1, row["resend_after_s"], row["ack_deadline_s"],
                                     row["order_id"], town))
-            name = _call(conn, settings, order, town, rank_index + 1, roster, 1)
-            detail = f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，已转{RANK_ZH[nxt[0]]}{name}"
+            call = _call(conn, settings, order, town, rank_index + 1, roster, 1)
+            assert call is not None                      # nxt is that person
+            detail = f"{missed}未在{minutes:g}分钟内确认{row['order_no']}，" + (
+                f"已转{RANK_ZH[nxt[0]]}{call.name}" if call.queued
+                else f"转{RANK_ZH[nxt[0]]}{call.name}的短信此前已排队，未重发")
             conn.execute(INSERT_EVENT, (row["order_id"], town, "escalated", "system", detail))
             _tell_hq(conn, settings, row, town, f"escalated-{rank_index}", detail)
             escalated += 1

@@ -29,7 +29,8 @@ def valid_twilio_signature(keys: list[str], url: str, params: Mapping[str, str],
     """Whether ``signature`` was made with one of ``keys`` (live and drill gateways have their own)."""
     if not signature:
         return False
-    return any(hmac.compare_digest(twilio_signature(key, url, params), signature) for key in keys if key)
+    given = signature.encode("utf-8", "surrogateescape")   # bytes: a non-ASCII header is simply not a match
+    return any(hmac.compare_digest(twilio_signature(key, url, params).encode(), given) for key in keys if key)
 
 
 def _mac(secret: str, link_id: str) -> str:
@@ -48,4 +49,5 @@ def link_id_of(secret: str, token: str) -> str | None:
     link_id, _, mac = token.partition(".")
     if not link_id or not mac or len(token) > 64:
         return None
-    return link_id if hmac.compare_digest(_mac(secret, link_id), mac) else None
+    return link_id if hmac.compare_digest(_mac(secret, link_id).encode(), mac.encode("utf-8", "surrogateescape")) \
+        else None

@@ -1,7 +1,8 @@
 """HTTP routes of the dashboard package: the situation map as one offline HTML file (the wall's
 "download" button and scripts: ``GET /api/v1/map/export?drill=&at=``).
 
-Reads follow the viewer rule. The file is the same as ``floodctl map export`` writes: folium with
+Reads follow the viewer rule; the wall's download link is a plain navigation, so its session cookie
+counts too (``PageViewerDep``). The file is the same as ``floodctl map export`` writes: folium with
 Leaflet inlined, no reference to another host (checked before it is sent).
 """
 
@@ -14,14 +15,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from dashboard.situation_map import build_map, load_situation, parse_at, render_offline
-from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
+from floodctl.api.deps import ConnDep, PageViewerDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["situation map"])
 
 
 @router.get("/map/export", summary="The situation map as one self-contained HTML file that opens offline",
             response_class=HTMLResponse)
-def export_situation_map(conn: ConnDep, settings: SettingsDep, viewer: ViewerDep,
+def export_situation_map(conn: ConnDep, settings: SettingsDep, viewer: PageViewerDep,
                          drill: Annotated[int, Query(ge=0, le=2**31 - 1, description="drill id; 0 = live")] = 0,
                          at: Annotated[str | None, Query(max_length=40, description="ISO 8601 time; default now, "
                                                                                     "or the drill's clock")] = None

@@ -55,6 +55,7 @@ from xstatic.pkg import leaflet as xs_leaflet
 from xstatic.pkg import leaflet_markercluster as xs_markercluster
 
 from dashboard.overlays import STORM_FIXES, STORM_GRADES, STORM_WINDOW, Storm, StormFix, circle, storm_grade, storms_at
+from floodctl.api.bounds import check_time
 from floodctl.errors import BadRequest, FloodError, NotFound
 from gis_data import loader
 
@@ -199,7 +200,7 @@ def parse_at(text: str, tz: tzinfo) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise BadRequest(f"--at: {text!r} is not an ISO 8601 time, e.g. 2021-07-25T12:00+08:00") from None
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+    return check_time(value.replace(tzinfo=tz) if value.tzinfo is None else value, "--at")
 
 
 def _level_at(level: str, history: Any, at: datetime) -> str:
@@ -241,7 +242,7 @@ def load_situation(conn: psycopg.Connection, *, at: datetime | None = None, dril
         if row is None:
             raise NotFound(f"no drill {drill_id} in the database")
         drill_name = str(row[2] or row[1])
-    when = at or _default_at(conn, drill_id)
+    when = check_time(at or _default_at(conn, drill_id), "at (the drill's clock)" if at is None else "at")
     params = {"at": when, "drill": drill_id, "since": when - LOOKBACK, "window": STORM_WINDOW}
 
     layers: dict[str, dict[str, Any]] = {}

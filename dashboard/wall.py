@@ -78,7 +78,8 @@ Component ids (stable; browser tests rely on them):
 ``wall-layers-loaded``     dcc.Store: true once the county's layers are on the map
 =========================  =====================================================================
 
-Login: reads follow ``viewer_allowed``; changes (acknowledging, consultation decisions) are made by the
+Login: reads follow ``viewer_allowed`` (closed reads: the session cookie set by the API's login, else a
+login page); changes (acknowledging, consultation decisions) are made by the
 browser through the HTTP API with the user's bearer token, so the audit trail is the API's.
 """
 
@@ -108,7 +109,9 @@ from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
 from dashboard import i18n, overlays, queries
 from dashboard.i18n import Lang, lang_of, level_mark, t
 from floodctl import db
-from floodctl.errors import FloodError, ServiceUnavailable
+from floodctl.api.deps import principal_for_token
+from floodctl.auth.tokens import SESSION_COOKIE
+from floodctl.errors import FloodError, ServiceUnavailable, Unauthorized
 from floodctl.settings import Settings
 from floodctl.stations import store as stations_store
 from ingest.vocabulary import METRICS
@@ -135,6 +138,8 @@ MAP_EXPORT_PATH = "/api/v1/map/export"   # dashboard.api: the situation map as o
 MAP_CENTER = (29.45, 121.85)     # Xiangshan; the county layer then fits the view to its bounds
 MAP_ZOOM = 10
 EXTENSION_KEY = "floodctl_wall"
+SESSION_CHECK_S = 5.0          # a session cookie's account is re-read at most this often (revocation delay)
+SESSION_CACHE_MAX = 1000
 DATA_ERRORS = (psycopg.Error, ServiceUnavailable)   # PoolTimeout is a psycopg.OperationalError
 
 # Threshold lines of the series plot: (threshold, colour, dash); "fsltdz" is the season's flood limit.
@@ -152,11 +157,16 @@ WIND_FORCE_LINES = ((6, 10.8, "#3d8bfd", "dot"), (8, 17.2, "#ffd23f", "dash"), (
 LEVEL_COLOUR = {"blue": "#3d8bfd", "yellow": "#ffd23f", "orange": "#ff8c1a", "red": "#ff3b4e"}
 
 
-def viewer_allowed(settings: Settings, request: flask.Request) -> bool:
-    """Who may see the wall: the API's rule for reads without logging in (``FLOOD_ANONYMOUS_READ``,
-    development by default). Login hook: once the web pages have their session cookie
-    (``floodctl.auth``), accept a valid one here as ``floodctl.api.deps.current_viewer`` does."""
-    return settings.allows_anonymous_read
+def viewer_allowed(settings: Settings, request: flask.Request, data: WallData | None = None) -> bool:
+    """Who may see the wall: anyone when reads are open (``FLOOD_ANONYMOUS_READ``, development by
+    default); else the holder of a valid session cookie (set by ``POST /api/v1/auth/token``) whose
+    account holds a role, as ``floodctl.api.deps.current_viewer`` decides for the API."""
+    if settings.allows_anonymous_read:
+        return True
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or data is None:
+        return False
+    return data.session_allowed(token)
 
 
 class _WallDash(dash.Dash):
@@ -180,6 +190,7 @@ class WallData:
         self._lock = threading.Lock()
         self._rain: dict[int, tuple[float, datetime, dict[str, Any]]] = {}
         self._stations: OrderedDict[str, bytes] = OrderedDict()   # digest -> stations GeoJSON, newest last
+        self._sessions: dict[str, tuple[float, bool]] = {}         # session token -> (checked at, allowed)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -188,7 +199,8 @@ class WallData:
                 # Not opened with a wait (unlike db.make_pool): with the database away, a refresh gives up after
                 # POOL_WAIT_S and the wall shows "no data" instead of hanging on its first request.
                 self._pool = ConnectionPool(self.database_url, min_size=1, max_size=POOL_MAX, name="wall", open=False,
-                                            kwargs=db.REQUEST_SESSION, reconnect_timeout=60)
+                                            kwargs=db.REQUEST_SESSION, reconnect_timeout=60,
+                                            check=lambda conn: db.check_and_sweep(self._pool, conn))
                 self._pool.open(wait=False)
             pool = self._pool
         with pool.connection(timeout=POOL_WAIT_S) as conn:
@@ -224,6 +236,25 @@ class WallData:
         query = {"v": digest, "drill": str(drill)} | ({"at": at.isoformat()} if at else {})
         return digest, f"{PREFIX}{STATIONS_PATH}?{urlencode(query)}"
 
+    def session_allowed(self, token: str) -> bool:
+        """Whether a session cookie's token names an active account with a role, now (cached for
+        SESSION_CHECK_S, so a revoked token stops opening the wall within that)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._sessions.get(token)
+            if hit is not None and now - hit[0] < SESSION_CHECK_S:
+                return hit[1]
+        try:
+            with self.connection() as conn:
+                allowed = bool(principal_for_token(conn, self.settings, token).roles)
+        except Unauthorized:
+            allowed = False
+        with self._lock:
+            if len(self._sessions) >= SESSION_CACHE_MAX:
+                self._sessions.clear()
+            self._sessions[token] = (now, allowed)
+        return allowed
+
     def cached_stations(self, digest: str) -> bytes | None:
         with self._lock:
             return self._stations.get(digest)
@@ -255,6 +286,36 @@ def asgi_app(app: dash.Dash) -> Any:
     return GZipMiddleware(WSGIMiddleware(app.server, workers=WSGI_WORKERS), minimum_size=GZIP_MIN_BYTES,
                           compresslevel=GZIP_LEVEL)
 
+
+# The wall's login (production, or FLOOD_ANONYMOUS_READ off): the API's login sets the session cookie;
+# the token also goes to sessionStorage["floodctl.token"], where the consultation drawer looks for it.
+LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>登录 · 会商大屏 / Log in · wall</title><style>
+body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#0b1a2e;color:#eef;display:flex;
+justify-content:center;align-items:center;min-height:100vh;margin:0}form{background:#13294a;padding:2rem;
+border-radius:8px;min-width:18rem}label{display:block;margin:.6rem 0}input{width:100%;font-size:1.1rem;
+box-sizing:border-box}button{margin-top:1rem;width:100%;font-size:1.1rem;padding:.5rem}#error{color:#ff8c8c;
+min-height:1.2em}</style></head><body><form id="login"><h1>登录 / Log in</h1>
+<p>会商大屏需要登录。The wall needs a login.</p>
+<label>用户名 / User name<input name="username" autocomplete="username" required></label>
+<label>密码 / Password<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">登录 / Log in</button><p id="error" role="alert"></p></form>
+<script>
+document.getElementById("login").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var error = document.getElementById("error");
+  fetch("/api/v1/auth/token", {method: "POST", credentials: "same-origin", cache: "no-store",
+                               body: new URLSearchParams(new FormData(event.target))})
+    .then(function (r) { return r.json().then(function (body) { return [r, body]; }); })
+    .then(function (pair) {
+      if (!pair[0].ok) { error.textContent = pair[1].message || ("HTTP " + pair[0].status); return; }
+      try { window.sessionStorage.setItem("floodctl.token", pair[1].access_token); } catch (e) {}
+      window.location.reload();
+    })
+    .catch(function () { error.textContent = "网络错误 / network error"; });
+});
+</script></body></html>"""
 
 INDEX = """<!DOCTYPE html>
 <html lang="zh-CN">
@@ -289,10 +350,16 @@ def create_wall(settings: Settings, database_url: str, *, tile_url: str | None =
 
     @app.server.before_request
     def viewer_rule() -> flask.Response | None:
-        if viewer_allowed(settings, flask.request):
-            return None
-        return flask.Response("需要登录 / login required (FLOOD_ANONYMOUS_READ is off)", status=401,
-                              mimetype="text/plain; charset=utf-8")
+        try:
+            if viewer_allowed(settings, flask.request, data):
+                return None
+        except DATA_ERRORS:
+            return flask.Response("数据库不可用 / database unavailable", status=503,
+                                  mimetype="text/plain; charset=utf-8")
+        if flask.request.method == "GET" and flask.request.path in ("/", ""):
+            return flask.Response(LOGIN_PAGE, status=401, mimetype="text/html",
+                                  headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        return flask.Response("需要登录 / login required", status=401, mimetype="text/plain; charset=utf-8")
 
     @app.server.route(f"/{STATIONS_PATH}")
     def serve_stations() -> flask.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,36 @@ def config_show() -> None:
     for key, value in _settings().shown().items():
         table.add_row(key, value)
     console.print(table)
+
+
+@config.command("check")
+@click.option("--production", "as_production", is_flag=True,
+              help="check as production whatever FLOOD_ENVIRONMENT says (the systemd units do)")
+def config_check(as_production: bool) -> None:
+    """Refuse a production configuration with development defaults or missing secrets, listing what to set
+    (exit 1); cautions are printed but pass."""
+    from floodctl.config_check import declared_environment, load_for_check, production_problems
+
+    environment = declared_environment()
+    settings = load_for_check()
+    if environment != "production" and not as_production:
+        console.print(f"development configuration: valid (FLOOD_ENVIRONMENT={environment}); "
+                      "`floodctl config check --production` checks it as production")
+        return
+    problems = production_problems(settings, environment)
+    fatal = [p for p in problems if p.fatal]
+    if problems and console.is_terminal:
+        table = Table("setting", "", "problem", "set it to", title="production configuration")
+        for p in problems:
+            table.add_row(p.setting, "[red]refused[/]" if p.fatal else "[yellow]caution[/]", p.problem, p.fix)
+        console.print(table)
+    else:                   # the journal, a pipe: one line each
+        for p in problems:
+            console.print(f"{p.setting}: {'refused' if p.fatal else 'caution'}: {p.problem} — set: {p.fix}",
+                          soft_wrap=True, markup=False)
+    if fatal:
+        raise FloodError(f"not fit for production: set {', '.join(dict.fromkeys(p.setting for p in fatal))}")
+    console.print("production configuration: ok" + (f" ({len(problems)} caution(s) above)" if problems else ""))
 
 
 # --- db --------------------------------------------------------------------------------------
@@ -195,9 +226,9 @@ def serve(host: str | None, port: int | None) -> None:
     from floodctl.embedded import database_url
 
     settings = _settings()
+    settings = settings.serving_at(host or settings.http_host, port or settings.http_port)
     app = create_app(settings, database_url(settings))
-    uvicorn.run(app, host=host or settings.http_host, port=port or settings.http_port,
-                log_level="warning", access_log=False)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
 
 
 # --- up --------------------------------------------------------------------------------------
@@ -215,7 +246,9 @@ def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
     if not no_drill and drill_scenario not in SCENARIOS:
         raise FloodError(f"unknown scenario {drill_scenario!r}; one of: {', '.join(SCENARIOS)}")
     _speed(speed)
-    run_up(_settings(), console, drill=None if no_drill else drill_scenario, speed=speed)
+    settings = _settings()
+    settings.refuse_public_dev_exposure()     # before starting anything (serve checks it again)
+    run_up(settings, console, drill=None if no_drill else drill_scenario, speed=speed)
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -390,6 +423,35 @@ def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
                   f"({len(plan.messages) / max(publish_s, 1e-9):,.0f} msg/s); query it with ?drill={drill_id}")
 
 
+@drill.command("faults")
+@click.option("--quick", is_flag=True, help="the bounded version (about 4 minutes; CI runs it)")
+@click.option("--scenario", default="in-fa-2106", show_default=True, help="the storm to replay")
+@click.option("--seed", type=int, default=0, show_default=True)
+def drill_faults(quick: bool, scenario: str, seed: int) -> None:
+    """Fault drill: replay a storm on a throw-away stack while killing and restarting its parts, then
+    check the invariants (exit 1 if one fails)."""
+    from simulators.fault_drill import run_fault_drill
+    from simulators.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise FloodError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
+    logs = _settings().data_dir / "fault-drill" / time.strftime("%Y%m%d-%H%M%S")
+    report = run_fault_drill(quick=quick, scenario=scenario, seed=seed, keep_logs=logs,
+                             say=lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}"))
+    faults = Table("fault", "detail", "recovered in", title=f"fault drill {report.drill_id} ({scenario})")
+    for fault in report.faults:
+        faults.add_row(fault.name, fault.detail,
+                       f"{fault.recovered_s:.1f} s" if fault.recovered_s is not None else "[red]not recovered[/]")
+    console.print(faults)
+    invariants = Table("invariant", "", "detail", title="invariants")
+    for item in report.invariants:
+        invariants.add_row(item.name, "[green]holds[/]" if item.ok else "[red]BROKEN[/]", item.detail)
+    console.print(invariants)
+    console.print(f"{report.readings:,} readings replayed; {report.elapsed_s:.0f} s in all")
+    if not report.ok:
+        raise FloodError("fault drill: an invariant does not hold or a fault was not recovered from")
+
+
 # --- bench -----------------------------------------------------------------------------------
 
 @main.group(cls=FloodGroup)
@@ -415,7 +477,8 @@ def bench_ingest(messages: int, workers: int, stations: int, as_json: bool) -> N
               help="the SMS gateway stub's limit (msg/s); the dispatcher is set to the same")
 @click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
 def bench_broadcast(recipients: int, rate: float, as_json: bool) -> None:
-    """Dispatch one drill order's SMS to N recipients through a rate-limited gateway stub."""
+    """Draft, approve and dispatch drill orders to N recipients (N towns' primaries) through a rate-limited
+    gateway stub."""
     from floodctl.bench.broadcast import run_bench_broadcast
 
     run_bench_broadcast(recipients=recipients, rate=rate, as_json=as_json, console=console)

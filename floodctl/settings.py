@@ -6,13 +6,14 @@ Unset ``database_url`` / ``mqtt_url`` mean "embedded default" (see ``floodctl.em
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from floodctl.errors import ConfigError
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = "development"
+    _public_url_derived: bool = PrivateAttr(False)
 
     database_url: SecretStr | None = None
     mqtt_url: SecretStr | None = None
@@ -63,17 +65,24 @@ class Settings(BaseSettings):
     late_after_s: int = Field(900, ge=0)            # older than this when it arrives -> flagged late
     future_tolerance_s: int = Field(600, ge=0)      # newer than now + this -> refused
     retention_days: int = Field(3650, ge=0)         # 0 keeps everything (native partitions path)
+    max_backfill_days: int = Field(31, ge=1)        # one message's readings spanning more -> refused
 
     # Accounts and tokens (floodctl.auth).
     token_ttl_s: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)   # bearer token lifetime
-    login_max_failures: int = Field(5, ge=1, le=1000)   # failed logins per user name or client address …
-    login_window_s: int = Field(300, ge=1, le=86_400)   # … within this window, then 429 until it passes
+    # Failed logins (floodctl.auth.throttle): this many per account, client address or known device lock that
+    # key for FLOOD_LOGIN_WINDOW_S, doubling with each further failure up to FLOOD_LOGIN_BACKOFF_MAX_S; a quiet
+    # FLOOD_LOGIN_WINDOW_S forgives. A browser that logged in before (device cookie) is not held by the others.
+    login_max_failures: int = Field(5, ge=1, le=1000)
+    login_window_s: int = Field(300, ge=1, le=86_400)
+    login_backoff_max_s: int = Field(3600, ge=1, le=7 * 86_400)
     # Reads without logging in: unset = allowed in development only (see allows_anonymous_read).
     anonymous_read: bool | None = None
 
     # Warnings, orders and dispatch (alerts/). Rules file: None = the packaged alerts/rules.toml.
     rules_path: Path | None = None
-    public_url: str = "http://127.0.0.1:8000"       # how gateways and SMS recipients reach this API
+    # How gateways and SMS recipients reach this API (links, CAP <web>, callbacks, webhook signatures).
+    # Unset: derived from FLOOD_HTTP_HOST / FLOOD_HTTP_PORT (development only; production must set it).
+    public_url: str = ""
     county_code: str = Field("330225", pattern=r"^[0-9]{6}$")   # GB/T 2260 code of the county
     hq_name: str = "象山县防汛防台抗旱指挥部"
     # A tile server under the wall's county layers, e.g. a local one (http://127.0.0.1:8080/{z}/{x}/{y}.png) or
@@ -91,9 +100,14 @@ class Settings(BaseSettings):
     sms_rate_per_s: float = Field(100.0, gt=0)            # per dispatcher process and gateway
     sms_timeout_s: float = Field(10.0, gt=0)
     dispatch_threads: int = Field(16, ge=1, le=256)
-    dispatch_max_attempts: int = Field(6, ge=1, le=100)
-    dispatch_backoff_s: float = Field(2.0, gt=0)          # first retry; doubles each time (capped at 5 min)
+    # A delivery that fails for a passing reason (5xx, 429, no gateway, no broker) is retried until its
+    # 叫应 deadline (its order's ack_deadline_s), however many attempts that takes, then failed with the reason.
+    dispatch_backoff_s: float = Field(2.0, gt=0)          # first retry; doubles each time …
+    dispatch_backoff_max_s: float = Field(30.0, gt=0)     # … up to this
     dispatch_lease_s: int = Field(30, ge=1, le=3600)      # a claimed delivery not finished by then is retried
+    # The active rule engine's lease (a row in engine_lease), renewed by each of its writes and its 叫应 tick
+    # (every second): a standby takes over once it has gone unrenewed for this long (a frozen or dead engine).
+    engine_lease_s: float = Field(15.0, ge=3, le=600)
 
     @field_validator("timezone")
     @classmethod
@@ -129,19 +143,99 @@ class Settings(BaseSettings):
                 raise ValueError("FLOOD_DATABASE_URL must be set in production")
             if self.mqtt_url is None:
                 raise ValueError("FLOOD_MQTT_URL must be set in production")
+            problems = self.production_sms_problems()
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
+
+    def production_sms_problems(self) -> list[str]:
+        """What production lacks of its SMS providers: both gateways' URL and auth token, never a
+        development constant (a webhook signed with the public stub token must never be accepted)."""
+        problems = []
+        for prefix, url, token in (("FLOOD_SMS", self.sms_base_url, self.sms_auth_token),
+                                   ("FLOOD_DRILL_SMS", self.drill_sms_base_url, self.drill_sms_auth_token)):
+            if not (url or "").strip():
+                problems.append(f"{prefix}_BASE_URL must be set in production")
+            secret = token.get_secret_value().strip() if token is not None else ""
+            if not secret:
+                problems.append(f"{prefix}_AUTH_TOKEN must be set in production (the provider's auth token; "
+                                "webhook signatures are checked with it)")
+            elif secret == DEV_SMS_AUTH_TOKEN or secret.lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{prefix}_AUTH_TOKEN is the development stub's token or a placeholder; "
+                                "set the provider's real auth token in production")
+        return problems
+
+    def dev_constants_in_use(self) -> list[str]:
+        """The settings left at a public development constant, with which anyone could forge a bearer
+        token (FLOOD_SECRET_KEY) or a signed SMS webhook (the stub's auth token)."""
+        found = []
+        secret = self.secret_key.get_secret_value().strip()
+        if secret.lower() in PLACEHOLDER_SECRETS or secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH:
+            found.append("FLOOD_SECRET_KEY")
+        for name, token in (("FLOOD_SMS_AUTH_TOKEN", self.sms_auth_token),
+                            ("FLOOD_DRILL_SMS_AUTH_TOKEN", self.drill_sms_auth_token)):
+            value = token.get_secret_value().strip() if token is not None else ""
+            if not value or value == DEV_SMS_AUTH_TOKEN or value.lower() in PLACEHOLDER_SECRETS:
+                found.append(name)
+        return found
+
+    def refuse_public_dev_exposure(self) -> None:
+        """ConfigError when the API would listen beyond loopback while accepting public development
+        constants (the placeholder secret key, the stub's SMS token): fail closed. The one check that
+        ``floodctl serve`` and ``floodctl up`` (through ``create_app``) make before serving."""
+        if is_loopback_host(self.http_host):
+            return
+        found = self.dev_constants_in_use()
+        if found:
+            raise ConfigError(
+                f"refusing to listen on {self.http_host or '*'} (beyond loopback) with development defaults: "
+                f"set {', '.join(found)} to real secrets, or FLOOD_HTTP_HOST=127.0.0.1")
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_served_address(self) -> Settings:
+        if self.public_url.strip():
+            self.public_url = self.public_url.strip().rstrip("/")
+            if urlsplit(self.public_url).scheme not in ("http", "https") or not urlsplit(self.public_url).netloc:
+                raise ValueError(f"FLOOD_PUBLIC_URL must be an http(s) URL, got {self.public_url!r}")
+            return self
+        if self.environment == "production":
+            raise ValueError("FLOOD_PUBLIC_URL must be set in production: the address SMS links, CAP <web> and "
+                             "the SMS provider's callbacks use (e.g. https://floodctl.county.example)")
+        self.public_url = served_url(self.http_host, self.http_port)
+        self._public_url_derived = True
+        return self
+
+    @property
+    def public_url_derived(self) -> bool:
+        """True when FLOOD_PUBLIC_URL was not set and the URL was derived from the served address."""
+        return self._public_url_derived
+
+    def serving_at(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on host:port (``floodctl serve --host/--port``): a public
+        URL that was derived from the address follows it; an explicit FLOOD_PUBLIC_URL stays."""
+        update: dict[str, Any] = {"http_host": host, "http_port": port}
+        if self._public_url_derived:
+            update["public_url"] = served_url(host, port)
+        return self.model_copy(update=update)
 
     def hq_phone_list(self) -> list[str]:
         return [p.strip() for p in self.hq_phones.split(",") if p.strip()]
 
     def drill_sms_credentials(self) -> tuple[str, str]:
-        token = self.drill_sms_auth_token.get_secret_value() if self.drill_sms_auth_token else DEV_SMS_AUTH_TOKEN
-        return self.drill_sms_account_sid or DEV_SMS_ACCOUNT_SID, token
+        """Like :meth:`sms_credentials`, for the drill gateway."""
+        return self.drill_sms_account_sid or DEV_SMS_ACCOUNT_SID, self._sms_token(self.drill_sms_auth_token)
 
     def sms_credentials(self) -> tuple[str, str]:
-        """Account SID and auth token: the configured ones, else the stub's development pair."""
-        token = self.sms_auth_token.get_secret_value() if self.sms_auth_token else DEV_SMS_AUTH_TOKEN
-        return self.sms_account_sid or DEV_SMS_ACCOUNT_SID, token
+        """Account SID and auth token: the configured ones, else the stub's development pair. In
+        production the token is never the development one: an unset or development token is "" (no
+        signature verifies against it; the production validator refuses such settings anyway)."""
+        return self.sms_account_sid or DEV_SMS_ACCOUNT_SID, self._sms_token(self.sms_auth_token)
+
+    def _sms_token(self, token: SecretStr | None) -> str:
+        value = token.get_secret_value() if token is not None else ""
+        if self.environment == "production":
+            return "" if value.strip() in ("", DEV_SMS_AUTH_TOKEN) else value
+        return value or DEV_SMS_AUTH_TOKEN
 
     @property
     def allows_anonymous_read(self) -> bool:
@@ -166,6 +260,26 @@ class Settings(BaseSettings):
                 text = str(value)
             out[f"FLOOD_{name.upper()}"] = text
         return out
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL of a server listening on host:port; a wildcard address is reached on loopback."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listening address is loopback only (127.0.0.0/8, ::1, localhost); a wildcard is not."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _mask_url(url: str) -> str:

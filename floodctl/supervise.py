@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 log = logging.getLogger("floodctl.supervise")
@@ -36,11 +37,17 @@ class Child:
     reported: bool = False             # a oneshot's end is logged once
     oneshot: bool = False              # runs once (a drill): not restarted when it ends
     ready: Callable[[], bool] | None = None   # gate: started only once this says yes
+    log_path: Path | None = None       # its output appended here instead of the supervisor's terminal
 
     def start(self) -> None:
         env = dict(os.environ)
         env.update(self.env or {})
-        self.process = subprocess.Popen(list(self.argv), env=env, start_new_session=True)
+        if self.log_path is None:
+            self.process = subprocess.Popen(list(self.argv), env=env, start_new_session=True)
+        else:
+            with self.log_path.open("ab") as out:
+                self.process = subprocess.Popen(list(self.argv), env=env, start_new_session=True, stdout=out,
+                                                stderr=subprocess.STDOUT)
         self.started_at = time.monotonic()
         log.info("started %s (pid %d)", self.name, self.process.pid)
 

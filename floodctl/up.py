@@ -131,7 +131,7 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
     supervisor.install_signal_handlers()
     try:
         supervisor.start_all()
-        base = f"http://{settings.http_host}:{settings.http_port}"
+        base = settings.public_url
         with console.status("waiting for the API…"):
             ready = wait_for_port(settings.http_host, settings.http_port, API_READY_TIMEOUT_S)
         if not ready:

@@ -47,4 +47,7 @@ class Batch:
     video: list[VideoEvent] = field(default_factory=list)
     status: list[DeviceStatus] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    # (station_id, drill_id, seconds ahead) of stations whose readings were refused as too far in the
+    # future: their device clock is fast (the store raises a device warning).
+    clock_ahead: list[tuple[int, int, float]] = field(default_factory=list)
     messages: int = 0

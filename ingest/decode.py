@@ -6,6 +6,17 @@ known station, known drill, and timestamps (offset required, at most ``future_to
 older than ``late_after_s`` when received means late, flagged not refused — for a drill, older than
 that behind the newest reading of the same drill, since a replay runs on storm time).
 
+Decoding is total: whatever the bytes, :meth:`Decoder.add` ends a message as rows or a dead letter
+(an unexpected exception while decoding becomes reason ``decode_error``), so no payload can crash a
+worker. Only :class:`~floodctl.errors.ServiceUnavailable` from a registry look-up (the database is
+down) escapes: the batch then waits for the database.
+
+What a reading may cost is bounded too: an observation older than the retention horizon
+(``FLOOD_RETENTION_DAYS``) is refused (``expired_timestamp``), and so is a message whose readings
+cover more UTC days than ``FLOOD_MAX_BACKFILL_DAYS`` (``backfill_span``): neither gets partitions.
+A reading too far in the future says the device's clock is fast: besides the dead letter, the batch
+notes the station (``Batch.clock_ahead``) and the store raises a device warning for it.
+
 A message with some good and some bad readings keeps the good ones and dead-letters the rest
 (one dead letter per message, listing every problem).
 """
@@ -21,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from floodctl.errors import ServiceUnavailable
 from ingest.batch import Batch, DeadLetter
 
 TOPIC_ROOT = ("flood", "v1")
@@ -33,6 +45,14 @@ class Reject(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class ClockAhead(Reject):
+    """A timestamp beyond the future tolerance: the device's clock is fast by ``ahead_s``."""
+
+    def __init__(self, detail: str, ahead_s: float) -> None:
+        super().__init__("future_timestamp", detail)
+        self.ahead_s = ahead_s
 
 
 @dataclass(slots=True)
@@ -54,6 +74,8 @@ class Context:
     future_tolerance_s: float
     problems: list[Reject]
     drill_clocks: dict[int, float]   # drill id -> newest reading time seen (a drill's "now")
+    first_day: int = -(10**9)        # UTC day number (epoch // 86400) of the oldest day kept
+    max_span_days: int = 10**9       # at most this many UTC days in one message's readings
 
 
 def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, bool]:
@@ -66,10 +88,13 @@ def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, boo
         raise Reject("bad_timestamp", f"{where}: not an ISO 8601 time: {value!r}") from None
     if ts.tzinfo is None:
         raise Reject("bad_timestamp", f"{where}: {value!r} has no UTC offset")
-    epoch = ts.timestamp()
+    try:
+        epoch = ts.timestamp()
+    except (OverflowError, ValueError):     # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise Reject("bad_timestamp", f"{where}: {value!r} is out of range") from None
     if epoch - ctx.now > ctx.future_tolerance_s:
-        raise Reject("future_timestamp", f"{where}: {value} is more than "
-                     f"{int(ctx.future_tolerance_s)} s in the future")
+        raise ClockAhead(f"{where}: {value} is more than {int(ctx.future_tolerance_s)} s in the future "
+                         "(device clock ahead)", epoch - ctx.now)
     if ctx.drill_id:
         # A drill replays storm time at its own speed: late means behind the drill's own clock.
         clock = max(ctx.drill_clocks.get(ctx.drill_id, epoch), epoch)
@@ -81,7 +106,11 @@ def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, boo
 def finite_number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Reject("bad_value", f"{where}: expected a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:       # an integer of hundreds of digits
+        digits = int(value.bit_length() * 0.30103) + 1      # str() of a huge int may itself refuse
+        raise Reject("out_of_range", f"{where}: an integer of about {digits} digits is out of range") from None
     if not math.isfinite(number):
         raise Reject("non_finite", f"{where}: {value!r} is not finite")
     return number
@@ -92,8 +121,21 @@ def _lenient_json(payload: bytes, error: Exception) -> Any:
     refuse; read it leniently so the value is refused as non-finite and the rest is kept."""
     try:
         return json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested too deep
         raise Reject("malformed_json", f"not valid UTF-8 JSON: {error}") from None
+
+
+def checked_text(value: str, where: str, max_chars: int) -> str:
+    """A text field PostgreSQL can hold: no NUL, valid UTF-8 (no lone surrogate), at most max_chars."""
+    if len(value) > max_chars:
+        raise Reject("bad_text", f"{where}: longer than {max_chars} characters ({len(value)})")
+    if "\x00" in value:
+        raise Reject("bad_text", f"{where}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Reject("bad_text", f"{where}: not valid UTF-8 (a lone surrogate)") from None
+    return value
 
 
 Parser = Callable[[Context, dict[str, Any], Batch], None]
@@ -103,13 +145,18 @@ class Decoder:
     """Turns (topic, payload) into rows appended to a :class:`Batch`."""
 
     def __init__(self, registry: Registry, parsers: dict[str, Parser], *,
-                 late_after_s: float, future_tolerance_s: float,
+                 late_after_s: float, future_tolerance_s: float, retention_days: int = 0,
+                 max_backfill_days: int = 10**9,
                  on_unknown_station: Callable[[str], int | None] | None = None,
                  on_unknown_drill: Callable[[int], bool] | None = None) -> None:
         self.registry = registry
         self.parsers = parsers
         self.late_after_s = late_after_s
         self.future_tolerance_s = future_tolerance_s
+        self.retention_days = retention_days          # 0 keeps everything
+        self.max_backfill_days = max_backfill_days
+        self._horizon_now = float("nan")
+        self._first_day = -(10**9)
         # Called on a registry miss (a station added since start-up); returns its id or None.
         self.on_unknown_station = on_unknown_station
         # Likewise for a drill registered since start-up; returns whether it exists now.
@@ -117,15 +164,17 @@ class Decoder:
         self.drill_clocks: dict[int, float] = {}
 
     def _known_drill(self, drill_id: Any) -> bool:
-        if isinstance(drill_id, bool) or not isinstance(drill_id, int):
+        if drill_id.__class__ is not int:      # not a bool, a float (0.0) or an int subclass
             return False
         if drill_id in self.registry.drills:
             return True
         return self.on_unknown_drill is not None and self.on_unknown_drill(drill_id)
 
     def add(self, batch: Batch, topic: str, payload: bytes, now: float) -> None:
+        """Decode one message into ``batch``; never raises but ServiceUnavailable (see the module doc)."""
         batch.messages += 1
         ctx: Context | None = None
+        obs_before = len(batch.obs)
         try:
             parts = topic.split("/")
             if len(parts) != 4 or parts[0] != "flood" or parts[1] != "v1":
@@ -146,15 +195,34 @@ class Decoder:
             if station_id is None:
                 raise Reject("unknown_station", f"station {code!r} is not in the registry")
             drill_id = doc.get("drill_id", 0)
-            if drill_id != 0 and not self._known_drill(drill_id):
+            if (drill_id.__class__ is not int or drill_id) and not self._known_drill(drill_id):
                 raise Reject("unknown_drill", f"drill_id {drill_id!r} is not a registered drill")
+            if now != self._horizon_now:     # the first day kept, once per batch (one ``now`` per batch)
+                self._horizon_now = now
+                self._first_day = int(now // 86400) - self.retention_days if self.retention_days else -(10**9)
             ctx = Context(station_id, drill_id, now, self.late_after_s, self.future_tolerance_s, [],
-                          self.drill_clocks)
+                          self.drill_clocks, self._first_day, self.max_backfill_days)
             parser(ctx, doc, batch)
+        except ServiceUnavailable:
+            del batch.obs[obs_before:]
+            raise
         except Reject as reject:
-            batch.dead.append(DeadLetter(topic, payload, reject.reason, reject.detail))
+            del batch.obs[obs_before:]
+            self._dead(batch, topic, payload, ctx, [reject])
+            return
+        except Exception as exc:    # a bug or a payload nobody thought of: this message only
+            del batch.obs[obs_before:]
+            detail = f"{type(exc).__name__} while decoding: {exc}"
+            batch.dead.append(DeadLetter(topic, payload, "decode_error", detail[:1000]))
             return
         if ctx.problems:
-            first = ctx.problems[0]
-            batch.dead.append(DeadLetter(topic, payload, first.reason,
-                                         "; ".join(p.detail for p in ctx.problems)))
+            self._dead(batch, topic, payload, ctx, ctx.problems)
+
+    @staticmethod
+    def _dead(batch: Batch, topic: str, payload: bytes, ctx: Context | None, problems: list[Reject]) -> None:
+        first = problems[0]
+        batch.dead.append(DeadLetter(topic, payload, first.reason, "; ".join(p.detail for p in problems)))
+        if ctx is not None:
+            ahead = [p.ahead_s for p in problems if isinstance(p, ClockAhead)]
+            if ahead:
+                batch.clock_ahead.append((ctx.station_id, ctx.drill_id, max(ahead)))

@@ -9,18 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.batch import Batch, VideoEvent
-from ingest.decode import Context, Reject, parse_ts
+from ingest.decode import Context, Reject, checked_text, parse_ts
 
-MAX_TEXT = 2_000
+MAX_TEXT = 2_000          # characters of a URL or an event name
+MAX_CAMERA = 200          # the camera id is part of the table's primary key (a btree key: ~2.7 kB at most)
 
 
-def _text(doc: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+def _text(doc: dict[str, Any], key: str, *, required: bool = False, max_chars: int = MAX_TEXT) -> str | None:
     value = doc.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
-        raise Reject("bad_schema", f"{key}: expected a text of 1..{MAX_TEXT} characters, got {value!r}")
-    return value
+    if not isinstance(value, str) or not value:
+        raise Reject("bad_schema", f"{key}: expected a text of 1..{max_chars} characters, got {value!r:.200}")
+    return checked_text(value, key, max_chars)
 
 
 def parse(ctx: Context, doc: dict[str, Any], batch: Batch) -> None:
@@ -30,7 +31,7 @@ def parse(ctx: Context, doc: dict[str, Any], batch: Batch) -> None:
         raise Reject("bad_schema", f"online: expected true/false, got {online!r}")
     batch.video.append(VideoEvent(
         station_id=ctx.station_id,
-        camera=_text(doc, "camera", required=True) or "",
+        camera=_text(doc, "camera", required=True, max_chars=MAX_CAMERA) or "",
         ts=ts,
         online=online,
         snapshot_url=_text(doc, "snapshot_url"),

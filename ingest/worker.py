@@ -11,6 +11,12 @@ receive-maximum we announce for MQTT 5) caps the unacknowledged messages it send
 broker keeps the backlog, and writing resumes when the database returns. ``retire=True`` takes
 the worker's index out of the share group without losing what its session holds.
 
+Poison never holds a batch: decoding is total (ingest/decode.py), and when the database refuses a
+batch's content (a constraint, a value too large for an index, a type it cannot take) the batch is
+written message by message and the refused message is dead-lettered (``db_rejected``). Only the
+database being unavailable (connection lost, server shutting down, disk full) holds the batch and
+stops the acks; :meth:`IngestWorker._unavailable` is the one place that tells the two apart.
+
 Tuning values are settings (``FLOOD_INGEST_*``): batch rows, flush interval, receive-maximum.
 """
 
@@ -27,11 +33,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 from psycopg import errors as pg_errors
 
+from floodctl.errors import ServiceUnavailable
 from floodctl.mqtt import FastClient, connect_async, make_client
 from floodctl.settings import Settings
 from ingest import obs, status, telemetry, video
 from ingest.batch import Batch, DeadLetter
-from ingest.decode import Decoder
+from ingest.decode import Decoder, Registry
 from ingest.store import IngestStore, WriteResult
 
 log = logging.getLogger("floodctl.ingest")
@@ -173,9 +180,14 @@ class IngestWorker:
         return True
 
     def _lookup_station(self, code: str) -> int | None:
-        if self.store is None or len(code) != 8 or not self._recheck(("station", code)):
+        if (self.store is None or len(code) != 8 or not code.isascii() or not code.isalnum()
+                or not self._recheck(("station", code))):
             return None
-        station_id = self.store.lookup_station(code)
+        try:
+            station_id = self.store.lookup_station(code)
+        except Exception as exc:
+            self._lookup_failed(exc)
+            return None
         if station_id is not None:
             self.decoder.registry.stations[code] = station_id
         return station_id
@@ -183,10 +195,23 @@ class IngestWorker:
     def _lookup_drill(self, drill_id: int) -> bool:
         if self.store is None or not 0 < drill_id < 2**31 or not self._recheck(("drill", drill_id)):
             return False
-        if self.store.drill_exists(drill_id):
+        try:
+            exists = self.store.drill_exists(drill_id)
+        except Exception as exc:
+            self._lookup_failed(exc)
+            return False
+        if exists:
             self.decoder.registry.drills.add(drill_id)
             return True
         return False
+
+    def _lookup_failed(self, exc: Exception) -> None:
+        """A registry look-up failed: the database is down (hold the batch), or it refused the query."""
+        self._rechecked.clear()     # look again once the database answers
+        if self._unavailable(exc):
+            raise ServiceUnavailable(f"registry look-up: {exc}") from exc
+        log.warning("worker %d: registry look-up refused (%s)", self.index, exc)
+        self._rollback()
 
     def _decode(self, items: list[Item]) -> Batch:
         batch = Batch()
@@ -200,7 +225,8 @@ class IngestWorker:
         delay = 0.5
         while True:
             try:
-                return IngestStore(self.database_url, wait_s=0)
+                return IngestStore(self.database_url, wait_s=0,
+                                   future_tolerance_s=self.settings.future_tolerance_s)
             except Exception as exc:  # ServiceUnavailable or a psycopg error while preparing
                 if self.stop_event.is_set():
                     raise
@@ -209,15 +235,39 @@ class IngestWorker:
                 time.sleep(delay)
                 delay = min(delay * 2, DB_RETRY_MAX_S)
 
-    def _write(self, items: list[Item]) -> bool:
-        """Commit the batch, retrying through outages; False if stopping before it committed."""
-        batch = self._decode(items)
+    def _unavailable(self, exc: BaseException) -> bool:
+        """Whether an error while writing means "the database is unavailable" (hold the batch and
+        retry) rather than "the database refuses this content" (dead-letter the message)."""
+        if isinstance(exc, ServiceUnavailable):
+            return True
+        if isinstance(exc, pg_errors.ProgramLimitExceeded):
+            return False    # an OperationalError by class, but about the content: e.g. an index row too large
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        conn = self.store.conn if self.store is not None else None
+        return conn is None or conn.closed or conn.broken
+
+    def write(self, items: list[Item]) -> bool:
+        """Commit the batch, retrying through outages; False if stopping before it committed.
+
+        Content the database refuses switches to message-by-message writing (``done`` counts the
+        messages already committed that way, so an outage meanwhile neither loses nor repeats one)."""
+        batch: Batch | None = None
+        one_by_one = False
+        done = 0
         delay = 0.2
         stop_deadline: float | None = None
         while True:
             started = time.perf_counter()
             try:
                 assert self.store is not None
+                if one_by_one:
+                    while done < len(items):
+                        self._write_one(items[done])
+                        done += 1
+                    return True
+                if batch is None:
+                    batch = self._decode(items)
                 result = self.store.write(batch)
                 telemetry.BATCH_SECONDS.observe(time.perf_counter() - started)
                 self._count(batch, result)
@@ -225,11 +275,25 @@ class IngestWorker:
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 telemetry.DB_RETRIES.inc()
                 continue
-            except psycopg.OperationalError as exc:
+            except Exception as exc:
+                if not self._unavailable(exc):
+                    self._rollback()
+                    if one_by_one:      # not even its dead letter could be stored (should never happen)
+                        log.exception("worker %d: message on %s could not be stored nor dead-lettered",
+                                      self.index, items[done][0][:200])
+                        done += 1
+                        continue
+                    # The database refused this batch's content: write message by message so one
+                    # bad message cannot hold back the others, and dead-letter the one that fails.
+                    log.error("worker %d: batch refused (%s); writing message by message", self.index,
+                              _first_line(exc))
+                    assert self.store is not None
+                    self.store.forget_partitions()
+                    one_by_one = True
+                    continue
                 telemetry.DB_RETRIES.inc()
-                log.warning("worker %d: database error (%s); holding %d messages, retry in %.1f s",
-                            self.index, str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
-                            len(items), delay)
+                log.warning("worker %d: database unavailable (%s); holding %d messages, retry in %.1f s",
+                            self.index, _first_line(exc), len(items) - done, delay)
                 if self.stop_event.is_set():
                     stop_deadline = stop_deadline or time.monotonic() + STOP_GRACE_S
                     if time.monotonic() > stop_deadline:
@@ -237,30 +301,25 @@ class IngestWorker:
                 time.sleep(delay)
                 delay = min(delay * 2, DB_RETRY_MAX_S)
                 self._reconnect_store()
-            except psycopg.Error as exc:
-                # The database refused this batch's content: write message by message so one bad
-                # message cannot hold back the others, and dead-letter the one that fails.
-                log.error("worker %d: batch refused (%s); writing message by message", self.index, exc)
-                self._rollback()
-                self._write_each(items)
-                return True
 
-    def _write_each(self, items: list[Item]) -> None:
+    def _write_one(self, item: Item) -> None:
+        """One message in its own transaction; content the database refuses becomes a dead letter.
+        Raises only when the database is unavailable."""
         assert self.store is not None
-        self.store.forget_partitions()
-        now = time.time()
-        for topic, payload, _mid, _epoch in items:
-            single = Batch()
-            self.decoder.add(single, topic, payload, now)
-            try:
-                self._count(single, self.store.write(single))
-            except psycopg.OperationalError:
+        topic, payload, _mid, _epoch = item
+        single = Batch()
+        self.decoder.add(single, topic, payload, time.time())
+        try:
+            result = self.store.write(single)
+        except Exception as exc:
+            if isinstance(exc, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)) \
+                    or self._unavailable(exc):
                 raise
-            except psycopg.Error as exc:
-                self._rollback()
-                refused = Batch(messages=1)
-                refused.dead.append(DeadLetter(topic, payload, "db_rejected", str(exc).strip()[:500]))
-                self._count(refused, self.store.write(refused))
+            self._rollback()
+            single = Batch(messages=1)
+            single.dead.append(DeadLetter(topic, payload, "db_rejected", _first_line(exc)[:500]))
+            result = self.store.write(single)
+        self._count(single, result)
 
     def _rollback(self) -> None:
         try:
@@ -290,12 +349,20 @@ class IngestWorker:
         # A message from before a reconnect is redelivered by the broker; that copy is acked.
         client.ack_many([mid for _t, _p, mid, item_epoch in items if mid and item_epoch == epoch])
 
-    def run(self) -> None:
+    def open(self) -> Registry:
+        """Connect to the database and load the registry (``run`` does this first; tests may call
+        it to drive :meth:`write` without a broker)."""
         self.store = self._connect_store()
         registry = self.store.load_registry()
         self.decoder = Decoder(registry, PARSERS, late_after_s=self.settings.late_after_s,
                                future_tolerance_s=self.settings.future_tolerance_s,
+                               retention_days=self.settings.retention_days,
+                               max_backfill_days=self.settings.max_backfill_days,
                                on_unknown_station=self._lookup_station, on_unknown_drill=self._lookup_drill)
+        return registry
+
+    def run(self) -> None:
+        registry = self.open()
         if self.index == 0:
             self.store.maintain(self.settings.retention_days)
         last_maintained = time.monotonic()
@@ -329,7 +396,7 @@ class IngestWorker:
     def _commit_and_ack(self, items: list[Item]) -> bool:
         telemetry.QUEUE_DEPTH.set(len(self.inbox) + len(items))
         telemetry.MESSAGES_RECEIVED.inc(len(items))
-        if not self._write(items):
+        if not self.write(items):
             return False
         self._ack(items)
         self.committed_messages += len(items)
@@ -372,3 +439,8 @@ class IngestWorker:
     def wait_connected(self, timeout_s: float) -> bool:
         """Wait until connected and subscribed."""
         return self._connected.wait(timeout_s)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

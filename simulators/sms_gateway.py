@@ -177,6 +177,7 @@ class SmsGateway:
         self._faults = random.Random(f"{self.config.seed}:5xx")
         self._bucket = _TokenBucket(self.config.rate_limit_per_s) if self.config.rate_limit_per_s else None
         self._threads: list[threading.Thread] = []
+        self._outage: tuple[float, int] | None = None     # (monotonic end, Twilio error code)
         # One client for every status callback (thread-safe, keep-alive). No CA bundle: callbacks only
         # ever go to loopback addresses, and loading the bundle per client costs ~16 ms of CPU.
         self.http = httpx.Client(timeout=self.config.callback_timeout_s, follow_redirects=False, trust_env=False,
@@ -202,6 +203,19 @@ class SmsGateway:
 
     def rate_limited(self) -> bool:
         return self._bucket is not None and not self._bucket.take()
+
+    def fail_for(self, seconds: float, code: int = 20503) -> None:
+        """An outage: every API request gets this Twilio error (20503 → 503, 20429 → 429) for ``seconds``
+        (the fault drill's "gateway answers 5xx/429 for two minutes")."""
+        with self.lock:
+            self._outage = (time.monotonic() + seconds, code) if seconds > 0 else None
+
+    def outage_code(self) -> int | None:
+        with self.lock:
+            if self._outage is None or time.monotonic() >= self._outage[0]:
+                self._outage = None
+                return None
+            return self._outage[1]
 
     def inject_5xx(self) -> bool:
         if self.config.error_5xx_rate <= 0:
@@ -349,6 +363,8 @@ def create_sms_app(config: SmsGatewayConfig) -> FastAPI:
             await asyncio.sleep(config.latency_ms / 1000)
         if not _authorized(request, config):
             return twilio_error(20003)
+        if (outage := gateway.outage_code()) is not None:
+            return twilio_error(outage)
         if gateway.rate_limited():
             return twilio_error(20429)
         if gateway.inject_5xx():

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl
 
+import psycopg
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -75,6 +77,7 @@ def _shown(text: str, limit: int = 40) -> str:
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
+    settings.refuse_public_dev_exposure()        # development constants never listen beyond loopback
     wall_app = wall.create_wall(settings, database_url)   # the wall dashboard (Dash), mounted at /wall/
 
     @asynccontextmanager
@@ -109,12 +112,32 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
 
+    @app.exception_handler(psycopg.DataError)
+    async def bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception): a value the database cannot hold or read — a NUL in a text,
+        # a number or time out of range. The input's fault, so a 400 naming the problem, not a 500.
+        first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        return JSONResponse({"error": "bad_request", "message": f"invalid value: {first_line}"}, status_code=400)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         # A bug: still JSON for the client; Starlette re-raises it afterwards so the server logs it.
         REQUESTS.labels("500").inc()
         return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"},
                             status_code=500)
+
+    @app.middleware("http")
+    async def refuse_nul_in_url(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # No query value may carry NUL (PostgreSQL text cannot; no name or code has one). A path segment
+        # with one is looked up like any other and not found (or refused by the DataError handler).
+        query = request.scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            named = [name for name, value in parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)
+                     if "\x00" in name or "\x00" in value]
+            where = ", ".join(dict.fromkeys(_shown(name) if "\x00" in name else name for name in named)) or "query"
+            return JSONResponse({"error": "invalid_query", "message": f"{where}: contains a NUL character (%00)"},
+                                status_code=400)
+        return await call_next(request)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -124,13 +147,18 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> JSONResponse:
+        """200 while the database answers (the API can serve); ``status`` says "degraded" when no rule engine
+        is active or the outbox is not moving (alerting needs a hand), "ok" when all is well."""
+        from alerts.health import alerting_health
+
         try:
             with request.app.state.pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
+                alerting = alerting_health(conn)
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc).splitlines()[0]},
                                 status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+        return JSONResponse({"status": "ok" if alerting.pop("ok") else "degraded", "database": "ok",
+                             **alerting, "version": __version__})
 
     @app.get("/metrics", tags=["ops"])
     def metrics() -> Response:

@@ -58,24 +58,44 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 LOGIN_HINT = "log in: send Authorization: Bearer <token> from POST /api/v1/auth/token"
 
 
-def current_principal(request: Request, conn: ConnDep, settings: SettingsDep,
-                      _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
-    """The account named by the bearer token, or the anonymous viewer when reads are open."""
-    header = request.headers.get("authorization")
-    if header is None:
-        if settings.allows_anonymous_read:
-            return ANONYMOUS
-        raise Unauthorized(f"authentication required; {LOGIN_HINT}")
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    claims = tokens.verify(settings, token.strip())
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def principal_for_token(conn: psycopg.Connection, settings: Settings, token: str) -> Principal:
+    """The account an access token names, reloaded now (roles, active, token_version); Unauthorized when
+    the token is bad, expired or revoked. Shared by the API and the wall's session cookie."""
+    claims = tokens.verify(settings, token)
     account = store.get_account(conn, claims["sub"])
     if account is None or account.token_version != claims["ver"]:
         raise Unauthorized("access token revoked; log in again")
     if not account.active:
         raise Unauthorized("account disabled")
     return account.principal()
+
+
+def _principal(request: Request, conn: psycopg.Connection, settings: Settings, *, session_cookie: bool) -> Principal:
+    header = request.headers.get("authorization")
+    if header is None:
+        cookie = request.cookies.get(tokens.SESSION_COOKIE) if session_cookie else None
+        if cookie and request.method in SAFE_METHODS:
+            try:
+                return principal_for_token(conn, settings, cookie)
+            except Unauthorized:
+                if not settings.allows_anonymous_read:
+                    raise
+        if settings.allows_anonymous_read:
+            return ANONYMOUS
+        raise Unauthorized(f"authentication required; {LOGIN_HINT}")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return principal_for_token(conn, settings, token.strip())
+
+
+def current_principal(request: Request, conn: ConnDep, settings: SettingsDep,
+                      _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """The account named by the bearer token, or the anonymous viewer when reads are open."""
+    return _principal(request, conn, settings, session_cookie=False)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -108,7 +128,18 @@ def require(*roles: str) -> Any:
     return Depends(dependency)
 
 
+def page_viewer(request: Request, conn: ConnDep, settings: SettingsDep,
+                _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """Reads opened by a plain navigation from the web pages (the wall's map download link): the
+    bearer token, else the session cookie set at login (``tokens.SESSION_COOKIE``), else the viewer
+    rule. Only GET/HEAD routes use it, so the cookie never makes a change (no CSRF through it); the
+    rest of the API stays bearer-only."""
+    principal = _principal(request, conn, settings, session_cookie=True)
+    return current_viewer(principal, settings)
+
+
 ViewerDep = Annotated[Principal, Depends(current_viewer)]
+PageViewerDep = Annotated[Principal, Depends(page_viewer)]
 AuthenticatedDep = Annotated[Principal, require()]
 AdminDep = Annotated[Principal, require("admin")]
 CommanderDep = Annotated[Principal, require("commander")]
@@ -117,7 +148,7 @@ InspectorDep = Annotated[Principal, require("inspector")]
 TownOfficerDep = Annotated[Principal, require("town_officer")]
 
 __all__ = [
-    "AdminDep", "AuthenticatedDep", "CommanderDep", "ConnDep", "DutyDep", "InspectorDep", "Principal",
+    "AdminDep", "AuthenticatedDep", "CommanderDep", "ConnDep", "DutyDep", "InspectorDep", "PageViewerDep", "Principal",
     "PrincipalDep", "SettingsDep", "TownOfficerDep", "ViewerDep", "current_principal", "current_viewer",
     "get_conn", "get_settings_dep", "require",
 ]

@@ -1,16 +1,20 @@
 """Spatial layers: ``GET /api/v1/layers`` (what is loaded) and ``GET /api/v1/layers/{name}`` (GeoJSON).
 
 Towns and stations come from their own tables (so they show what ingest and the rules use); every
-other layer is the document stored by ``floodctl gis load`` in the ``layers`` table. The SQL lives in
+other layer is the document stored by ``floodctl gis load`` in the ``layers`` table; phone numbers in
+those (the duty roster's) are masked for roles that do not call people (``floodctl.auth.privacy``). The SQL lives in
 ``gis_data.loader`` (``list_layers``, ``layer_json``).
 """
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 
 from floodctl.api.deps import ConnDep, ViewerDep
+from floodctl.auth import privacy
 from floodctl.errors import NotFound
 from gis_data import loader
 
@@ -29,5 +33,8 @@ def get_layer(conn: ConnDep, viewer: ViewerDep,
     if body is None:
         known = ", ".join(row["name"] for row in loader.list_layers(conn))
         raise NotFound(f"no layer {name!r}; loaded: {known}")
+    if name not in ("towns", "stations") and not privacy.calls_people(viewer):
+        # The duty roster (and any layer a county loads with contacts): phone numbers masked.
+        body = json.dumps(privacy.for_principal(viewer, json.loads(body)), ensure_ascii=False)
     media = "application/json" if name == "roster" else "application/geo+json"
     return Response(body, media_type=media)

@@ -120,6 +120,22 @@ def user_enable(name: str) -> None:
     _say(f"enabled {name}")
 
 
+@user_group.command("unlock")
+@click.argument("name")
+@click.option("--address", default=None, help="also clear this client address's failed logins")
+def user_unlock(name: str, address: str | None) -> None:
+    """Unlock account NAME after failed logins (audited)."""
+    from floodctl.auth import store, throttle
+    from floodctl.errors import NotFound
+
+    with _connect() as conn:
+        account = store.get_account(conn, name)
+        if account is None:
+            raise NotFound(f"no user {store.normalize_name(name)!r}")
+        cleared = throttle.unlock(conn, account.name, _actor(), address=address)
+    _say(f"unlocked {account.name}" + (f" ({', '.join(cleared)} cleared)" if cleared else " (it was not locked)"))
+
+
 @user_group.command("passwd")
 @click.argument("name")
 def user_passwd(name: str) -> None:

@@ -1,103 +1,37 @@
 """``/api/v1/auth``: log in for a bearer token, who am I, and account administration (admin).
 
-Failed logins are rate-limited per user name and per client address: more than
-FLOOD_LOGIN_MAX_FAILURES failures within FLOOD_LOGIN_WINDOW_S seconds, and further attempts get 429
-with Retry-After until the oldest counted failure leaves the window. The counts live in the API
-process (one limiter per app): several API processes each count on their own, and a restart
-forgets. Behind a reverse proxy the client address is the proxy's unless uvicorn is told to trust
+Failed logins are throttled in the database (:mod:`floodctl.auth.throttle`, shared by every API
+process) per account and per client address, with back-off: FLOOD_LOGIN_MAX_FAILURES failures lock
+the key for FLOOD_LOGIN_WINDOW_S, doubling with each further failure up to FLOOD_LOGIN_BACKOFF_MAX_S
+(429 with Retry-After, in Chinese and English). A successful login sets a known-device cookie
+(``floodctl_device``, HttpOnly, path /api/v1/auth, 180 days): a client that shows it for that account
+is held only by its own failures, so an attacker's guesses never lock the commander's own browser out.
+Every lock is audited; an admin unlocks (``POST /api/v1/auth/users/{name}/unlock``, ``floodctl user
+unlock``). Behind a reverse proxy the client address is the proxy's unless uvicorn is told to trust
 its forwarding headers (``--proxy-headers --forwarded-allow-ips``).
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from floodctl.api.deps import AdminDep, AuthenticatedDep, ConnDep, SettingsDep
-from floodctl.auth import store, tokens
+from floodctl.auth import store, throttle, tokens
 from floodctl.auth.store import Account
-from floodctl.errors import TooManyRequests, Unauthorized
+from floodctl.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
+from floodctl.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 LOGIN_FAILED = "wrong user name or password"
+DEVICE_COOKIE_PATH = "/api/v1/auth"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-class LoginLimiter:
-    """Failed logins per key (user name, client address) in a sliding window, in this process.
-
-    A key is blocked once it has ``max_failures`` failures younger than ``window_s``; only the
-    newest ``max_failures`` times are kept per key, and at most ``max_keys`` keys (the least recently
-    failed are forgotten first), so memory stays bounded whatever names an attacker tries.
-    """
-
-    def __init__(self, max_failures: int, window_s: float, *, max_keys: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def attempt(self, *keys: str) -> tuple[int, float]:
-        """Check an attempt against every key: ``(seconds to wait, 0.0)`` when blocked, else
-        ``(0, stamp)`` with the attempt already counted as a failure (so concurrent attempts cannot
-        slip past the limit while a password is being verified); :meth:`succeeded` takes it back."""
-        now = self._clock()
-        with self._lock:
-            wait = 0.0
-            for key in keys:
-                times = self._failures.get(key)
-                if times is not None and len(times) >= self.max_failures:
-                    wait = max(wait, times[0] + self.window_s - now)
-            if wait > 0:
-                return max(1, math.ceil(wait)), 0.0
-            for key in keys:
-                times = self._failures.pop(key, None) or deque(maxlen=self.max_failures)
-                times.append(now)
-                self._failures[key] = times      # (re)inserted last: the most recently failed
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
-            return 0, now
-
-    def succeeded(self, stamp: float, *keys: str, forget: str | None = None) -> None:
-        """The attempt counted at ``stamp`` succeeded: uncount it; ``forget`` clears a key (the user
-        name: a correct password ends its run of failures, an address's count stays)."""
-        with self._lock:
-            for key in keys:
-                times = self._failures.get(key)
-                if times is not None and stamp in times:
-                    times.remove(stamp)
-            if forget is not None:
-                self._failures.pop(forget, None)
-
-
-_limiter_lock = threading.Lock()
-
-
-def login_limiter(request: Request) -> LoginLimiter:
-    """The app's limiter, made on first use from its settings."""
-    state = request.app.state
-    with _limiter_lock:
-        limiter = getattr(state, "login_limiter", None)
-        if limiter is None:
-            settings = state.settings
-            limiter = state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
-    return limiter
-
-
-LimiterDep = Annotated[LoginLimiter, Depends(login_limiter)]
 
 
 class NewUser(BaseModel):
@@ -129,23 +63,62 @@ def _error(exc: TooManyRequests | Unauthorized) -> JSONResponse:
 
 @router.post("/token", summary="Log in (OAuth2 password form): a bearer access token")
 def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep,
-          settings: SettingsDep, limiter: LimiterDep) -> JSONResponse:
+          settings: SettingsDep) -> JSONResponse:
+    if "\x00" in form.username or "\x00" in form.password:
+        raise BadRequest("the user name or password contains a NUL character")
     name = store.normalize_name(form.username)[:64]
     client = request.client.host if request.client else "unknown"
-    keys = (f"user:{name}", f"ip:{client}")
-    wait, stamp = limiter.attempt(*keys)
-    if wait:
-        return _error(TooManyRequests(f"too many failed logins; try again in {wait} s", retry_after_s=wait))
+    device = _known_device(conn, settings, request, name)
+    keys = (throttle.device_key(name, device),) if device else (f"user:{name}", f"ip:{client}")
+    attempt = throttle.begin(conn, keys, throttle.Policy.of(settings))
+    if attempt.wait_s:
+        wait = attempt.wait_s
+        return _error(TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试 / too many failed logins; "
+                                      f"try again in {wait} s", retry_after_s=wait))
     principal = store.authenticate(conn, form.username, form.password, client=client)
     if principal is None:
-        conn.commit()                   # keep the auth.login_failed audit row
+        throttle.failed(conn, attempt, name=name, client=client)
+        conn.commit()                   # keep the auth.login_failed and auth.locked audit rows
         return _error(Unauthorized(LOGIN_FAILED))
-    limiter.succeeded(stamp, *keys, forget=keys[0])
+    throttle.succeeded(conn, attempt, forget=tuple(key for key in keys if not key.startswith("ip:")))
     account = store.get_account(conn, principal.name)
     assert account is not None          # authenticate just read it, in this transaction
     token = tokens.issue(settings, principal, account.token_version)
-    return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s,
-                         "roles": sorted(principal.roles)}, headers=NO_STORE)
+    response = JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s,
+                             "roles": sorted(principal.roles)}, headers=NO_STORE)
+    # The web pages' session (the wall; reads only in the API): HttpOnly, so no script can take it.
+    response.set_cookie(tokens.SESSION_COOKIE, token, max_age=settings.token_ttl_s, path="/", httponly=True,
+                        samesite="strict", secure=_secure(settings))
+    # This client is now a known device of the account (kept, renewed, when it already was).
+    device_id = device or secrets.token_urlsafe(12)
+    response.set_cookie(tokens.DEVICE_COOKIE, tokens.issue_device(settings, account.name, account.token_version,
+                                                                  device_id),
+                        max_age=tokens.DEVICE_TTL_S, path=DEVICE_COOKIE_PATH, httponly=True, samesite="strict",
+                        secure=_secure(settings))
+    return response
+
+
+def _known_device(conn: ConnDep, settings: Settings, request: Request, name: str) -> str | None:
+    """The device id of a valid known-device cookie issued to account ``name`` since its tokens were last
+    revoked (a password change revokes them too); None for an unknown client."""
+    claims = tokens.device_claims(settings, request.cookies.get(tokens.DEVICE_COOKIE))
+    if claims is None or claims["sub"] != name:
+        return None
+    account = store.get_account(conn, name)
+    if account is None or not account.active or account.token_version != claims["ver"]:
+        return None
+    return str(claims["did"])[:64]
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.public_url.startswith("https://")
+
+
+@router.delete("/session", status_code=204, summary="Log out of the web pages (drops the session cookie)")
+def logout() -> Response:
+    response = Response(status_code=204, headers=NO_STORE)
+    response.delete_cookie(tokens.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
 
 
 @router.get("/me", summary="The logged-in account: name, roles, town")
@@ -181,3 +154,21 @@ def revoke_role(name: str, role: str, admin: AdminDep, conn: ConnDep) -> JSONRes
     account = store.get_account(conn, name)
     assert account is not None
     return JSONResponse({**_account_json(account), "revoked": revoked})
+
+
+class Unlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(None, max_length=64, description="also clear this client address's failures")
+
+
+@router.post("/users/{name}/unlock", summary="Unlock an account locked by failed logins (admin); audited")
+def unlock_user(name: str, admin: AdminDep, conn: ConnDep, body: Unlock | None = None) -> JSONResponse:
+    account = store.get_account(conn, name)
+    if account is None:
+        raise NotFound(f"no user {store.normalize_name(name)!r}")
+    address = body.address if body is not None else None
+    if address is not None and "\x00" in address:
+        raise BadRequest("the address contains a NUL character")
+    cleared = throttle.unlock(conn, account.name, admin.name, address=address)
+    return JSONResponse({**_account_json(account), "cleared": cleared})

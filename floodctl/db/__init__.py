@@ -13,13 +13,20 @@ CONNECT_TIMEOUT_S = 5
 WAIT_FOR_DB_S = 30.0
 
 
-def connect(dsn: str, *, autocommit: bool = False, wait_s: float = 0.0) -> psycopg.Connection:
-    """Open one connection; retry for up to ``wait_s`` seconds while the server is starting."""
+# For long-lived sessions that must notice a dead server or network (not only a closed socket) in seconds:
+# TCP keepalive probes on an idle connection, and a bound on unacknowledged data (tcp_user_timeout, ms).
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+             "tcp_user_timeout": 15_000}
+
+
+def connect(dsn: str, *, autocommit: bool = False, wait_s: float = 0.0, **kwargs: object) -> psycopg.Connection:
+    """Open one connection; retry for up to ``wait_s`` seconds while the server is starting.
+    ``kwargs``: more connection parameters (e.g. ``**KEEPALIVE``)."""
     deadline = time.monotonic() + wait_s
     delay = 0.1
     while True:
         try:
-            return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+            return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
         except psycopg.OperationalError as exc:
             if time.monotonic() >= deadline:
                 raise ServiceUnavailable(f"database not reachable: {_first_line(exc)}") from None
@@ -33,10 +40,11 @@ REQUEST_SESSION = {"connect_timeout": CONNECT_TIMEOUT_S, "options": "-c jit=off"
 
 
 def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "floodctl") -> ConnectionPool:
-    """A pool for request handlers; opening waits (bounded) for the database."""
+    """A pool for request handlers; opening waits (bounded) for the database. Each connection is checked as
+    it is handed out (``check_and_sweep``): after a database restart requests get fresh connections, not 503s."""
     pool = ConnectionPool(
         dsn, min_size=min_size, max_size=max_size, name=name, open=False,
-        kwargs=REQUEST_SESSION, reconnect_timeout=60,
+        kwargs=REQUEST_SESSION, reconnect_timeout=60, check=lambda conn: check_and_sweep(pool, conn),
     )
     try:
         pool.open(wait=True, timeout=WAIT_FOR_DB_S)
@@ -44,6 +52,20 @@ def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "fl
         pool.close()
         raise ServiceUnavailable(f"database not reachable: {_first_line(exc)}") from None
     return pool
+
+
+def check_and_sweep(pool: ConnectionPool | None, conn: psycopg.Connection) -> None:
+    """A pool's ``check``: test a connection (an empty query) as it is handed out. When it is broken the
+    server has most likely restarted and every idle connection of the pool is as dead: check them all at
+    once (``ConnectionPool.check`` replaces the broken ones), rather than let the pool try them one by one
+    with its growing pause between failed checks (1 s, 2 s, 4 s, …: 8 dead connections outlast a
+    request's wait, and each of those requests is a 503)."""
+    try:
+        ConnectionPool.check_connection(conn)
+    except Exception:
+        if pool is not None:
+            pool.check()
+        raise
 
 
 def _first_line(exc: BaseException) -> str:

@@ -176,8 +176,13 @@ def test_channels_for_picks_the_gateways() -> None:
     assert isinstance(refused, RefusingChannel) and refused.reason == NO_DRILL_SMS_GATEWAY
     assert channels_for(real_dev, False, None)["sms"].from_ == "+8657400000000"  # type: ignore[attr-defined]
 
+    # Production now refuses to start without a drill gateway (and both tokens); a copy that lost it
+    # (model_copy does not validate) still never sends a drill SMS through the live gateway.
     production = _settings(environment="production", secret_key="s" * 40, database_url="postgresql://db/x",
-                           mqtt_url="mqtt://broker", sms_base_url="http://127.0.0.1:8025")
+                           mqtt_url="mqtt://broker", sms_base_url="http://127.0.0.1:8025",
+                           sms_auth_token="live-token-" + "x" * 20, public_url="https://floodctl.invalid",
+                           drill_sms_base_url="http://127.0.0.1:8027", drill_sms_auth_token="drill-token-" + "y" * 20,
+                           ).model_copy(update={"drill_sms_base_url": None, "drill_sms_auth_token": None})
     assert isinstance(channels_for(production, True, None)["sms"], RefusingChannel)
     with_drill = production.model_copy(update={"drill_sms_base_url": "http://127.0.0.1:8026",
                                                "drill_sms_account_sid": "AC" + "d" * 32,

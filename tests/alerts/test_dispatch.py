@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +25,9 @@ from pydantic import SecretStr
 
 from alerts.channels import DRILL_WITHOUT_MARK, DeviceAckListener
 from alerts.dispatch import Dispatcher, TokenBucket, run_dispatcher
+from floodctl.embedded.broker import BrokerProcess, start_broker
 from floodctl.mqtt import connect_async, make_client
+from floodctl.net import free_port
 from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from simulators.devices import FAIL_REASONS, VirtualDevices
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
@@ -215,7 +220,7 @@ def test_rate_limit_and_server_errors_are_retried_then_sent(db: psycopg.Connecti
     gateway, base = stub(**fault)
     order_id = make_order(db, 12)
     retries = metric("retry")
-    with running(fast(settings, base, dispatch_max_attempts=30, dispatch_backoff_s=0.05), database_url) as d:
+    with running(fast(settings, base, dispatch_backoff_s=0.05), database_url) as d:
         assert wait_settled(db, order_id, timeout=30) == Counter(sent=12)
     assert_sent_exactly_once(db, order_id, gateway, 12)
     assert d.stats["retry"] > 0 and metric("retry") > retries
@@ -240,33 +245,36 @@ def test_permanent_error_fails_with_the_reason(db: psycopg.Connection, database_
     assert per_number(gateway) == Counter({phone(1): 1})
 
 
-def test_gives_up_after_max_attempts(db: psycopg.Connection, database_url: str, settings: Settings,
-                                     stub: Callable[..., tuple[Any, str]]) -> None:
+def test_a_delivery_still_failing_at_its_deadline_fails_with_the_reason(db: psycopg.Connection, database_url: str,
+                                                                        settings: Settings,
+                                                                        stub: Callable[..., tuple[Any, str]]) -> None:
     gateway, base = stub(error_5xx_rate=1.0)
     order_id = make_order(db, 3)
-    gave_up = metric("gave_up")
-    with running(fast(settings, base, dispatch_max_attempts=3, dispatch_backoff_s=0.02), database_url):
-        assert wait_settled(db, order_id) == Counter(failed=3)
+    db.execute("UPDATE orders SET ack_deadline_s = 4 WHERE id = %s", (order_id,))     # 叫应 within 4 s
+    with running(fast(settings, base, **RETRY), database_url) as dispatcher:
+        assert wait_settled(db, order_id, timeout=30) == Counter(failed=3)
     for row in rows(db, order_id):
-        assert row["attempts"] == 3
-        assert row["last_error"] == "gave up after 3 attempts: 503 Service is unavailable. Please try again " \
-                                    "(Twilio 20503)"
-    assert gateway.messages == {}
-    assert metric("gave_up") - gave_up == 3
+        assert row["last_error"].startswith("gave up at the 叫应 deadline after "), row["last_error"]
+        assert row["last_error"].endswith("503 Service is unavailable. Please try again (Twilio 20503)")
+        assert (row["updated_at"] - row["created_at"]).total_seconds() >= 3.9    # tried until the deadline
+        assert row["attempts"] > 3 and row["provider_id"] is None and row["sent_at"] is None
+    assert gateway.messages == {} and dispatcher.stats["gave_up"] == 3
 
 
-def test_unreachable_gateway_gives_up_visibly(db: psycopg.Connection, database_url: str, settings: Settings) -> None:
-    from floodctl.net import free_port
-
+def test_a_delivery_first_claimed_after_its_deadline_is_still_tried_once(db: psycopg.Connection,
+                                                                         database_url: str, settings: Settings) -> None:
+    """Nothing is lost unsent: a dispatcher that comes back after the deadline tries each row once."""
     order_id = make_order(db, 2)
-    dispatcher = Dispatcher(fast(settings, f"http://127.0.0.1:{free_port()}", dispatch_max_attempts=1), database_url)
+    db.execute("UPDATE deliveries SET created_at = now() - interval '10 min' WHERE order_id = %s", (order_id,))
+    dispatcher = Dispatcher(fast(settings, f"http://127.0.0.1:{free_port()}"), database_url)
     try:
         assert dispatcher.run_once() == 2
     finally:
         dispatcher.close()
     assert states(db, order_id) == Counter(failed=2)
-    assert all(r["last_error"].startswith("gave up after 1 attempts: SMS gateway not reachable")
-               for r in rows(db, order_id))
+    for row in rows(db, order_id):
+        assert row["attempts"] == 1
+        assert row["last_error"].startswith("gave up at the 叫应 deadline after 1 attempts: SMS gateway not reachable")
 
 
 def test_cancelled_order_is_not_sent(db: psycopg.Connection, database_url: str, settings: Settings,
@@ -561,3 +569,108 @@ def test_token_bucket_paces_threads() -> None:
     slow = TokenBucket(0.5, burst=1.0)
     slow.acquire()
     assert slow.acquire(stop) is False
+
+
+# --- outages: retried until the 叫应 deadline, not a number of attempts -----------------------------------
+
+OUTAGE_S = 8.0     # longer than the old budget at this back-off (0.2 s doubling, 6 attempts: ≤ 7.4 s)
+RETRY = {"dispatch_backoff_s": 0.2, "dispatch_backoff_max_s": 1.0}
+
+
+def fail_gateway(gateway: Any, rate: float) -> None:
+    """Make the stub answer 503 to every (1.0) or no (0.0) message request from now on."""
+    gateway.config = replace(gateway.config, error_5xx_rate=rate)
+
+
+def test_a_gateway_outage_is_ridden_out_and_every_sms_sent_exactly_once(db: psycopg.Connection, database_url: str,
+                                                                         settings: Settings,
+                                                                         stub: Callable[..., tuple[Any, str]]) -> None:
+    gateway, base = stub(error_5xx_rate=1.0)
+    order_id = make_order(db, 10)
+    with running(fast(settings, base, **RETRY), database_url) as dispatcher:
+        time.sleep(OUTAGE_S)
+        assert states(db, order_id) == Counter(pending=10) or not states(db, order_id)["failed"], \
+            f"deliveries gave up during a {OUTAGE_S:g} s outage: {states(db, order_id)}"
+        fail_gateway(gateway, 0.0)
+        assert wait_settled(db, order_id, timeout=30) == Counter(sent=10)
+    assert_sent_exactly_once(db, order_id, gateway, 10)
+    assert min(r["attempts"] for r in rows(db, order_id)) > 6           # bounded by the deadline, not a count
+    assert dispatcher.stats["retry"] >= 60 and dispatcher.stats["gave_up"] == 0
+
+
+def test_a_call_that_times_out_in_an_outage_escalates_and_reaches_the_deputy(db: psycopg.Connection,
+                                                                             database_url: str, settings: Settings,
+                                                                             stub: Callable[..., tuple[Any, str]],
+                                                                             ) -> None:
+    """Through the real draft → approve → outbox path: the primary's SMS is retried until the town's 叫应
+    deadline, then failed with the reason; the 叫应 timer escalates to the deputy, whose SMS goes out once
+    the gateway is back."""
+    from alerts import orders
+
+    gateway, base = stub(error_5xx_rate=1.0)
+    config = fast(settings, base, **RETRY)
+    with db.transaction():
+        order_id = orders.draft(db, orders.OrderRequest(hazard="typhoon", level="red", towns=[TOWN], channels=["sms"],
+                                                        ack_deadline_s=4, resend_after_s=3600),
+                                actor="duty", settings=config)
+        assert order_id is not None
+        orders.approve(db, order_id, actor="chief", settings=config)
+    with running(config, database_url):
+        deadline = time.monotonic() + 20
+        while not db.execute("SELECT 1 FROM order_events WHERE order_id = %s AND kind = 'escalated'",
+                             (order_id,)).fetchone():
+            assert time.monotonic() < deadline, "the call did not escalate at its deadline"
+            with db.transaction():
+                orders.callout_tick(db, config)
+            time.sleep(0.2)
+        fail_gateway(gateway, 0.0)
+        calls = {r["recipient"]: r for r in rows(db, order_id)}
+        assert set(calls) == {"primary", "deputy"}
+        deputy = calls["deputy"]["address"]
+        wait_until_sent = time.monotonic() + 20
+        while rows(db, order_id)[-1]["state"] not in ("sent", "delivered"):
+            assert time.monotonic() < wait_until_sent, "the deputy's SMS was not sent"
+            time.sleep(0.05)
+        primary = next(r for r in rows(db, order_id) if r["recipient"] == "primary")
+    assert primary["state"] == "failed" and primary["attempts"] > 3
+    assert primary["last_error"].startswith("gave up at the 叫应 deadline after ")
+    assert per_number(gateway) == Counter({deputy: 1})
+
+
+@pytest.fixture
+def own_broker() -> Iterator[tuple[Path, int, list[BrokerProcess]]]:
+    """A broker of this test's own (it is stopped and started again): (directory, port, [process])."""
+    directory, port = Path(tempfile.mkdtemp(prefix="floodctl-mqtt-outage-")), free_port()
+    running_ = [start_broker(directory, port=port)]
+    try:
+        yield directory, port, running_
+    finally:
+        for process in running_:
+            process.stop()
+
+
+def test_a_broker_outage_is_ridden_out_and_each_board_gets_its_command(db: psycopg.Connection, database_url: str,
+                                                                       settings: Settings,
+                                                                       stub: Callable[..., tuple[Any, str]],
+                                                                       own_broker: tuple[Path, int, list[Any]],
+                                                                       ) -> None:
+    directory, port, brokers = own_broker
+    _, base = stub()
+    url = brokers[0].url
+    config = fast(settings, base, mqtt_url=SecretStr(url), **RETRY)
+    with full_dispatcher(config, database_url):
+        time.sleep(1.0)
+        brokers.pop().stop()
+        order_id = make_order(db, 0, devices=[("led", d) for d in LEDS])
+        time.sleep(OUTAGE_S)
+        assert not states(db, order_id)["failed"], f"device deliveries gave up in a broker outage: " \
+                                                   f"{states(db, order_id)}"
+        brokers.append(start_broker(directory, port=port))
+        boards = VirtualDevices(url, client_id="test-devices-outage", time_scale=0).start()
+        try:
+            assert wait_states(db, order_id, Counter(acked=2), timeout=40) == Counter(acked=2)
+            for device in LEDS:
+                assert len(boards.history(device)) == 1
+        finally:
+            boards.close()
+    assert min(r["attempts"] for r in rows(db, order_id)) > 6

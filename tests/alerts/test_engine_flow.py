@@ -214,3 +214,22 @@ def test_a_storm_heading_for_the_county_raises_the_typhoon_signal_and_drafts_an_
     assert orders[0]["hazard"] == "typhoon" and len(orders[0]["towns"]) == 18
     assert orders[0]["title_zh"].startswith("【演练】")
     assert system.http.get("/api/v1/orders").json()["orders"] == []       # nothing in live operations
+
+
+def test_a_peak_between_readings_of_one_batch_raises_its_warning(system: System, wait_until: Any) -> None:
+    """A station's readings arriving together (store and forward, a busy engine) are each judged: the
+    peak in the middle of the batch raises its warning although the newest reading is calm again
+    (the fault drill's reference engine found warnings missed this way)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    readings = [(now - timedelta(minutes=10), WRZ - 0.5), (now - timedelta(minutes=5), WRZ + 0.9),
+                (now, WRZ - 0.6)]
+    system.pub.publish(f"flood/v1/{RIVER}/obs", json.dumps(
+        {"readings": [{"ts": at.isoformat(), "values": {"water_level": v}} for at, v in readings]}))
+
+    def raised() -> Any:
+        r = system.http.get("/api/v1/warnings")
+        return [w for w in r.json()["warnings"] if w["rule_id"] == "river-level" and w["subject"] == RIVER]
+
+    found = wait_until(raised, timeout_s=15, what="the warning of the peak inside the batch")
+    assert found[0]["level"] in ("yellow", "orange", "red")
+    assert abs(datetime.fromisoformat(found[0]["raised_at"]) - readings[1][0]) < timedelta(seconds=1)

@@ -131,7 +131,7 @@ def test_approval_sends_sms_and_led_and_a_reply_acknowledges(hq: Hq, wait_until:
     assert town["state"] == "acknowledged" and town["ack_via"] == "sms" and town["acknowledged_by"] == "陈敏"
     # "已落实 转移120人" is the second step.
     r = hq.signed_post("/api/v1/hooks/sms/inbound", {"From": PRIMARY, "To": "floodctl", "Body": "已落实 转移120人",
-                                                      "AccountSid": DEV_SMS_ACCOUNT_SID})
+                                                      "AccountSid": DEV_SMS_ACCOUNT_SID, "MessageSid": "SM" + "3" * 32})
     assert r.status_code == 200
     town = hq.town(order["id"])
     assert town["state"] == "carried_out" and town["people_moved"] == 120
@@ -158,7 +158,8 @@ def test_unanswered_town_is_resent_then_escalated_then_unreached(hq: Hq, wait_un
     assert all(m["body"].startswith("【叫应提醒】石浦镇") for m in told)
     assert any("未叫应" in m["body"] for m in told)
     # Late but still useful: the superior's reply acknowledges an unreached town.
-    r = hq.signed_post("/api/v1/hooks/sms/inbound", {"From": SUPERIOR, "Body": "1", "AccountSid": DEV_SMS_ACCOUNT_SID})
+    r = hq.signed_post("/api/v1/hooks/sms/inbound", {"From": SUPERIOR, "Body": "1", "AccountSid": DEV_SMS_ACCOUNT_SID,
+                                                      "MessageSid": "SM" + "4" * 32})
     assert r.status_code == 200
     assert hq.town(order["id"])["state"] == "acknowledged"
 

@@ -134,8 +134,10 @@ def assert_error(response: httpx.Response, status: int, error: str | None = None
 def test_healthz_reports_database_ok(api: httpx.Client) -> None:
     response = api.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["status"] == "ok"
     assert response.json()["database"] == "ok"
+    # No `floodctl alerts` runs beside this API: the API serves, alerting needs a hand.
+    assert response.json()["status"] == "degraded"
+    assert response.json()["rule_engine"]["status"] == "none"
 
 
 def test_metrics_is_prometheus_text(api: httpx.Client) -> None:
@@ -549,25 +551,27 @@ def test_a_bug_is_a_json_500_without_details(api: httpx.Client, monkeypatch: pyt
 # database trouble
 
 
-def test_lost_database_connections_are_503_then_recover(api: httpx.Client, db: psycopg.Connection) -> None:
+def test_lost_database_connections_are_replaced_before_a_request_gets_one(api: httpx.Client,
+                                                                          db: psycopg.Connection) -> None:
+    """The pool checks a connection as it hands it out (floodctl.db.check_and_sweep): a request after the
+    server dropped every session (a restart, an admin) gets a fresh one, not a 503."""
     assert api.get("/api/v1/stations", params={"kind": "tide"}).status_code == 200
     db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                " WHERE datname = current_database() AND pid <> pg_backend_pid()")
     statuses = []
-    for _ in range(20):
+    for _ in range(5):
         response = api.get("/api/v1/stations", params={"kind": "tide"})
         statuses.append(response.status_code)
-        if response.status_code == 200:
-            break
-        assert_error(response, 503, "service_unavailable")
-    assert statuses[0] == 503 and statuses[-1] == 200, statuses
+        if response.status_code != 200:
+            assert_error(response, 503, "service_unavailable")
+    assert statuses == [200] * 5, statuses
 
 
 def test_request_connection_is_released_before_the_response(api_settings: Settings) -> None:
     """The pooled connection's transaction must end before the response is sent (FastAPI's default for
     yield dependencies is after it: a failing commit would go unreported behind a 200, and a connection
     lost in between turned into a dropped HTTP connection instead of a 503 in
-    test_lost_database_connections_are_503_then_recover)."""
+    test_lost_database_connections_are_replaced_before_a_request_gets_one)."""
     app = create_app(api_settings, "postgresql://unused@127.0.0.1:1/unused")     # routes only, never started
     scopes = {(route.path, dep.call.__name__): dep.scope
               for route in app.routes if getattr(route, "dependant", None) is not None

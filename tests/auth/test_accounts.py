@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -16,9 +17,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic import SecretStr
 
 from floodctl import audit, cli
-from floodctl.auth import Principal, store, tokens
+from floodctl.auth import Principal, store, throttle, tokens
 from floodctl.auth.cli import user_group
-from floodctl.auth.router import LoginLimiter
 from floodctl.cli import FloodGroup
 from floodctl.errors import BadRequest, Conflict, NotFound, Unauthorized
 from floodctl.settings import Settings, get_settings
@@ -162,29 +162,40 @@ def test_token_round_trip_and_refusals(settings: Settings) -> None:
 def test_anonymous_read_defaults(settings: Settings) -> None:
     assert settings.allows_anonymous_read is True
     production = dict(environment="production", secret_key="s" * 40, database_url="postgresql://x@h/x",
-                      mqtt_url="mqtt://127.0.0.1:1883", _env_file=None)
+                      mqtt_url="mqtt://127.0.0.1:1883", public_url="https://floodctl.invalid",
+                      sms_base_url="https://sms.invalid", sms_auth_token="t" * 32,
+                      drill_sms_base_url="https://drill.invalid", drill_sms_auth_token="d" * 32, _env_file=None)
     assert Settings(**production).allows_anonymous_read is False
     assert Settings(**production, anonymous_read=True).allows_anonymous_read is True
     assert Settings(anonymous_read=False, _env_file=None).allows_anonymous_read is False
 
 
-def test_login_limiter_window() -> None:
-    now = [1000.0]
-    limiter = LoginLimiter(3, 60, clock=lambda: now[0], max_keys=4)
-    for _ in range(3):
-        assert limiter.attempt("user:a", "ip:1")[0] == 0
-    now[0] += 10
-    assert limiter.attempt("user:a", "ip:2") == (50, 0.0)        # blocked by the user name
-    assert limiter.attempt("user:b", "ip:1")[0] == 50            # … and by the address
-    wait, stamp = limiter.attempt("user:c", "ip:9")
-    assert wait == 0
-    limiter.succeeded(stamp, "user:c", "ip:9", forget="user:c")  # a success is not a failure
-    assert limiter.attempt("user:c", "ip:9")[0] == 0
-    now[0] += 50.5
-    assert limiter.attempt("user:a", "ip:1")[0] == 0             # the oldest failure left the window
-    for i in range(10):                                          # bounded memory
-        limiter.attempt(f"user:x{i}")
-    assert len(limiter._failures) <= 4
+def test_login_throttle_policy(db: psycopg.Connection) -> None:
+    """The throttle in the database (floodctl.auth.throttle): locks at the limit, backs off, forgives."""
+    policy = throttle.Policy(max_failures=3, window_s=60, backoff_max_s=200)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    at = lambda s: t0 + timedelta(seconds=s)   # noqa: E731
+    for i in range(3):
+        assert throttle.begin(db, ("user:a", "ip:1"), policy, now=at(i)).wait_s == 0
+    assert throttle.begin(db, ("user:a", "ip:2"), policy, now=at(10)).wait_s == 52      # locked by the name
+    assert throttle.begin(db, ("user:b", "ip:1"), policy, now=at(10)).wait_s == 52      # … and by the address
+    # Once the lock has passed, every further failure doubles it (capped).
+    assert throttle.begin(db, ("user:a",), policy, now=at(63)).wait_s == 0
+    assert throttle.begin(db, ("user:a",), policy, now=at(64)).wait_s == 119            # 120 s from 63
+    assert throttle.begin(db, ("user:a",), policy, now=at(183)).wait_s == 0
+    assert throttle.begin(db, ("user:a",), policy, now=at(184)).wait_s == 199           # 240 capped at 200
+    # A success is no failure: the address gets its state back, the name is forgotten.
+    throttle.begin(db, ("user:x", "ip:9"), policy, now=at(0))                           # someone else's guess
+    attempt = throttle.begin(db, ("user:c", "ip:9", "ip:10"), policy, now=at(1))
+    throttle.succeeded(db, attempt, forget=("user:c",))
+    rows = dict(db.execute("SELECT key, failures FROM login_throttle WHERE key IN ('user:c', 'ip:9', 'ip:10')"))
+    assert rows == {"ip:9": 1}                     # no row left behind for a new key
+    # A quiet window forgives a key's failures.
+    for i in range(2):
+        throttle.begin(db, ("user:d",), policy, now=at(i))
+    assert throttle.begin(db, ("user:d",), policy, now=at(200)).wait_s == 0
+    assert db.execute("SELECT failures FROM login_throttle WHERE key = 'user:d'").fetchone()[0] == 1
+    assert policy.lock_s(10_000) == 200
 
 
 # --- CLI ------------------------------------------------------------------------------------------

@@ -83,10 +83,10 @@ def test_late_readings_are_stored_and_flagged(db, broker, start_worker) -> None:
     code = station_codes(db, "rain", 1)[0]
     old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)   # needs a new partition
     recent = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    with publisher(broker) as pub:
-        pub.publish(f"flood/v1/{code}/obs", json.dumps({"readings": [
-            {"ts": old.isoformat(), "values": {"rainfall": 4.0}},
-            {"ts": recent.isoformat(), "values": {"rainfall": 0.5}}]}))
+    with publisher(broker) as pub:   # two messages: one message may not span more than FLOOD_MAX_BACKFILL_DAYS
+        pub.publish(f"flood/v1/{code}/obs",
+                    json.dumps({"readings": [{"ts": old.isoformat(), "values": {"rainfall": 4.0}}]}))
+        pub.publish(f"flood/v1/{code}/obs", json.dumps({"ts": recent.isoformat(), "values": {"rainfall": 0.5}}))
     wait_for("SELECT count(*) FROM observations o JOIN stations s ON s.id = o.station_id WHERE s.code = %s",
              (code,), db, 2)
     flags = dict(db.execute("SELECT ts, flags FROM observations o JOIN stations s ON s.id = o.station_id"
