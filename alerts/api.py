@@ -25,7 +25,17 @@ from alerts.rules import DEFAULT_PATH, REPORT_KINDS, RuleSet, load_rules
 from alerts.signing import valid_twilio_signature
 from alerts.templates import HAZARD_ZH, HAZARDS, RESPONSE_LEVEL_LABEL_ZH, RESPONSE_LEVELS
 from floodctl import audit
-from floodctl.api.deps import CommanderDep, ConnDep, DutyDep, Principal, PrincipalDep, SettingsDep, ViewerDep, require
+from floodctl.api.deps import (
+    CommanderDep,
+    ConnDep,
+    DutyDep,
+    Principal,
+    PrincipalDep,
+    SettingsDep,
+    ViewerDep,
+    in_database,
+    require,
+)
 from floodctl.auth import privacy
 from floodctl.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from floodctl.settings import Settings
@@ -279,7 +289,7 @@ def _rules(request: Request, settings: Settings) -> RuleSet:
 
 @router.post("/reports", status_code=201, tags=["reports"],
              summary="A field report: JSON, or multipart with a 'report' JSON part and an optional 'photo'")
-async def create_report(request: Request, conn: ConnDep, who: ReporterDep, settings: SettingsDep) -> JSONResponse:
+async def create_report(request: Request, who: ReporterDep, settings: SettingsDep) -> JSONResponse:
     photo: bytes | None = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         try:
@@ -299,9 +309,10 @@ async def create_report(request: Request, conn: ConnDep, who: ReporterDep, setti
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
         raise ValidationFailed("invalid report: " + "; ".join(problems), details=problems) from None
-    result = reports.submit(conn, settings, _rules(request, settings), kind=body.kind, text=body.text,
-                            actor=who.name, town=body.town, lon=body.lon, lat=body.lat,
-                            people_affected=body.people_affected, photo=photo, drill_id=body.drill_id)
+    rules = _rules(request, settings)
+    result = await in_database(request, lambda conn: reports.submit(
+        conn, settings, rules, kind=body.kind, text=body.text, actor=who.name, town=body.town, lon=body.lon,
+        lat=body.lat, people_affected=body.people_affected, photo=photo, drill_id=body.drill_id))
     return _json(result, 201)
 
 
@@ -360,12 +371,13 @@ async def _signed_form(request: Request, settings: Settings) -> SignedForm:
 
 
 @router.post("/hooks/sms/status", summary="SMS status callback (Twilio-style, signed)", tags=["webhooks"])
-async def sms_status(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
+async def sms_status(request: Request, settings: SettingsDep) -> Response:
     params = (await _signed_form(request, settings)).params
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus") or params.get("SmsStatus", "")
     if not sid or not status:
         raise BadRequest("MessageSid and MessageStatus are required")
-    orders.record_sms_status(conn, sid, status.lower(), params.get("ErrorCode"))
+    await in_database(request, lambda conn: orders.record_sms_status(conn, sid, status.lower(),
+                                                                     params.get("ErrorCode")))
     return Response(status_code=204)
 
 
@@ -374,7 +386,7 @@ MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 @router.post("/hooks/sms/inbound", summary="Inbound SMS reply (Twilio-style, signed): 1/收到 acknowledges",
              tags=["webhooks"])
-async def sms_inbound(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
+async def sms_inbound(request: Request, settings: SettingsDep) -> Response:
     """A reply counts once (by MessageSid: a replay changes nothing and gets the same answer), and only on
     its own side: a reply the live gateway signed answers live orders, one the drill gateway signed drills."""
     form = await _signed_form(request, settings)
@@ -387,8 +399,8 @@ async def sms_inbound(request: Request, conn: ConnDep, settings: SettingsDep) ->
         raise BadRequest("From and Body must not contain NUL characters")
     if not MESSAGE_SID.fullmatch(message_sid):
         raise BadRequest("MessageSid is required (the provider's id of the reply, 2 to 64 letters and digits)")
-    reply = orders.sms_reply(conn, phone, text, message_sid=message_sid,
-                             drill=form.gateway == "drill")
+    reply = await in_database(request, lambda conn: orders.sms_reply(
+        conn, phone, text, message_sid=message_sid, drill=form.gateway == "drill"))
     twiml = ('<?xml version="1.0" encoding="UTF-8"?>'
              f"<Response><Message>{html.escape(reply.message_zh)}</Message></Response>")
     return Response(twiml, media_type="application/xml")
@@ -476,10 +488,14 @@ def ack_page(token: str, request: Request, conn: ConnDep, settings: SettingsDep)
 
 
 @pages.post("/a/{token}", response_class=HTMLResponse)
-async def ack_page_post(token: str, request: Request, conn: ConnDep, settings: SettingsDep) -> HTMLResponse:
+async def ack_page_post(token: str, request: Request, settings: SettingsDep) -> HTMLResponse:
     lang = _lang(request)
     raw = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", "replace")
     fields = dict(parse_qsl(raw, keep_blank_values=True))
+    return await in_database(request, lambda conn: _ack_page_answer(conn, settings, token, lang, fields))
+
+
+def _ack_page_answer(conn: Any, settings: Settings, token: str, lang: str, fields: dict[str, str]) -> HTMLResponse:
     link = orders.resolve_link(conn, settings, token)
     if link is None:
         return _page(lang, "", TEXT[lang]["invalid"], 404)

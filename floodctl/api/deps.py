@@ -14,11 +14,13 @@ immediate. Without the header the caller is the anonymous viewer when reads are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
@@ -32,10 +34,12 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 POOL_WAIT_S = 10.0
+T = TypeVar("T")
 
 
-def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    """A pooled connection for the request. A pool that stays exhausted (PoolTimeout) or a lost
+@contextmanager
+def pooled(request: Request) -> Iterator[psycopg.Connection]:
+    """A pooled connection (committed on success). A pool that stays exhausted (PoolTimeout) or a lost
     connection (OperationalError) is the database being unavailable: 503, not a 500."""
     pool: ConnectionPool = request.app.state.pool
     try:
@@ -44,6 +48,23 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
     except psycopg.OperationalError as exc:   # PoolTimeout is one too
         first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise ServiceUnavailable(f"database not available: {first_line}") from None
+
+
+def get_conn(request: Request) -> Iterator[psycopg.Connection]:
+    """A pooled connection for the request (sync routes: they run on worker threads)."""
+    with pooled(request) as conn:
+        yield conn
+
+
+async def in_database(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
+    """For ``async`` routes (those that read the body themselves): their database work on a worker thread,
+    with a connection taken only then. The event loop never waits on the database (a lock wait there would
+    stall every request of the process), and no connection is held while a slow client sends its body."""
+    def call() -> T:
+        with pooled(request) as conn:
+            return work(conn)
+
+    return await run_in_threadpool(call)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -92,10 +113,16 @@ def _principal(request: Request, conn: psycopg.Connection, settings: Settings, *
     return principal_for_token(conn, settings, token.strip())
 
 
-def current_principal(request: Request, conn: ConnDep, settings: SettingsDep,
+def current_principal(request: Request, settings: SettingsDep,
                       _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
-    """The account named by the bearer token, or the anonymous viewer when reads are open."""
-    return _principal(request, conn, settings, session_cookie=False)
+    """The account named by the bearer token, or the anonymous viewer when reads are open. Its connection
+    is returned at once (an upload that follows holds none)."""
+    if request.headers.get("authorization") is None:      # no account to load
+        if settings.allows_anonymous_read:
+            return ANONYMOUS
+        raise Unauthorized(f"authentication required; {LOGIN_HINT}")
+    with pooled(request) as conn:
+        return _principal(request, conn, settings, session_cookie=False)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
