@@ -424,7 +424,7 @@ def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
 
 
 @drill.command("faults")
-@click.option("--quick", is_flag=True, help="the bounded version (about 4 minutes; CI runs it)")
+@click.option("--quick", is_flag=True, help="the bounded version (about 3 minutes; CI runs it)")
 @click.option("--scenario", default="in-fa-2106", show_default=True, help="the storm to replay")
 @click.option("--seed", type=int, default=0, show_default=True)
 def drill_faults(quick: bool, scenario: str, seed: int) -> None:

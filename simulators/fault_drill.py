@@ -71,7 +71,7 @@ class Profile:
 
 
 QUICK = Profile(replay_s=70, db_down_s=8, sms_outage_s=16, settle_s=120, ack_deadline_s=20)
-FULL = Profile(replay_s=600, db_down_s=45, sms_outage_s=120, settle_s=600, ack_deadline_s=180)
+FULL = Profile(replay_s=480, db_down_s=45, sms_outage_s=120, settle_s=300, ack_deadline_s=150)
 
 
 @dataclass(slots=True)
@@ -694,6 +694,13 @@ def _orders_delivered(conn: psycopg.Connection, drill_id: int, stack: _Stack) ->
     for r in rows:
         states[r[2]] = states.get(r[2], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    reasons: dict[str, int] = {}
+    for r in rows:
+        if r[2] == "failed":
+            reason = f"{r[1]}: {(r[4] or '')[:60]}"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        summary += "; failed with: " + "; ".join(f"{n} × {why}" for why, n in sorted(reasons.items()))
     return Invariant("every approved order delivered once per recipient and channel", not problems,
                      f"{len(approved)} orders, {len(rows)} deliveries ({summary}); {len(at_gateway)} SMS at the "
                      f"drill gateway, {live} at the live one" + (f"; {'; '.join(problems)}" if problems else ""))

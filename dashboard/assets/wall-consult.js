@@ -235,7 +235,10 @@
     dropLogin();
     showLoginError("");
     showMessage("", "action");
-    reload();
+    // The wall's own session cookie too (HttpOnly: only the server can drop it).
+    window.fetch(API + "/auth/session", {method: "DELETE", credentials: "same-origin"})
+      .catch(function () { return null; })
+      .then(function () { reload(); });
   }
 
   // --- the drawer ---------------------------------------------------------------------------------

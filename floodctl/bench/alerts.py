@@ -42,6 +42,7 @@ TRIAL_TOWN = "330225100"
 WRZ, GRZ = 5.0, 8.0
 TRIAL_TIMEOUT_S = 10.0
 WARMUP_S = 3.0
+TARGET_P99_MS = 250      # DESIGN.md, raised after the first figures (479 ms)
 
 
 def bench_rules(directory: Path) -> Path:
@@ -160,11 +161,11 @@ def run_bench_alert_latency(*, trials: int, load: int, as_json: bool, console: C
                 workers.stop()
     lat = np.array(latencies)
     figures.update(p50_ms=round(float(np.percentile(lat, 50)), 1), p99_ms=round(float(np.percentile(lat, 99)), 1),
-                   max_ms=round(float(lat.max()), 1), min_ms=round(float(lat.min()), 1), target_p99_ms=500)
+                   max_ms=round(float(lat.max()), 1), min_ms=round(float(lat.min()), 1), target_p99_ms=TARGET_P99_MS)
     console.print(f"\n  publish → SMS at the gateway: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms "
                   f"(min {figures['min_ms']}, max {figures['max_ms']}) over {trials} trials\n"
                   f"  background: {load:,} msg/s offered, {figures['background_measured_msgs_per_s']:,} rows/s "
-                  f"committed during the last second; target p99 ≤ 500 ms")
+                  f"committed during the last second; target p99 ≤ {TARGET_P99_MS} ms")
     if as_json:
         print(json.dumps(figures))
     return figures
