@@ -7,22 +7,12 @@ file in one go. The systemd units and the compose services run it before they st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from floodctl.errors import ConfigError
 from floodctl.net import is_loopback_url
-from floodctl.settings import Settings, is_loopback_host
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    setting: str
-    problem: str
-    fix: str
-    fatal: bool = True          # False: a caution, the configuration may still run
+from floodctl.settings import Problem, Settings, is_loopback_host
 
 
 class _Mode(BaseSettings):
@@ -48,35 +38,20 @@ def load_for_check() -> Settings:
 
 
 def production_problems(s: Settings, environment: str) -> list[Problem]:
+    """What production refuses (:meth:`Settings.production_problems`), and the cautions of a production
+    configuration that may still run."""
     out: list[Problem] = []
     if environment != "production":
         out.append(Problem("FLOOD_ENVIRONMENT", f"is {environment!r}: the embedded database, the stub gateways and "
                            "development secrets would be accepted", "FLOOD_ENVIRONMENT=production"))
-    for name in s.dev_constants_in_use():
-        if name == "FLOOD_SECRET_KEY":
-            out.append(Problem(name, "is a development placeholder or shorter than 32 characters: anyone could "
-                               "sign a commander's token or an acknowledgement link", "openssl rand -hex 32"))
-    if s.database_url is None:
-        out.append(Problem("FLOOD_DATABASE_URL", "unset: the embedded development database would be started",
-                           "postgresql://floodctl:PASSWORD@db-host:5432/floodctl"))
-    if s.mqtt_url is None:
-        out.append(Problem("FLOOD_MQTT_URL", "unset: the embedded development broker would be used",
-                           "mqtts://floodctl-ingest:PASSWORD@broker-host:8883"))
-    if s.public_url_derived:
-        out.append(Problem("FLOOD_PUBLIC_URL", f"unset: SMS links, CAP <web> and the provider's callbacks would point "
-                           f"at {s.public_url}", "the HTTPS address of the reverse proxy, e.g. "
-                           "https://fx.county.gov.cn"))
-    elif not s.public_url.startswith("https://"):
+    out += s.production_problems()
+    if not s.public_url_derived and not s.public_url.startswith("https://"):
         out.append(Problem("FLOOD_PUBLIC_URL", "is not https: links and webhooks would travel in clear text",
                            "https://…", fatal=False))
-    for text in s.production_sms_problems():
-        setting = text.split(" ", 1)[0]
-        out.append(Problem(setting, text.split(" ", 1)[1], _SMS_FIX.get(setting, "the provider's value")))
-    for name, url in (("FLOOD_SMS_BASE_URL", s.sms_base_url),):
-        if url and is_loopback_url(url):
-            out.append(Problem(name, f"{url} is on this machine: live orders must go to the real SMS provider "
-                               "(the stub is a development and drill tool)", "the provider's API base URL",
-                               fatal=False))
+    if s.sms_base_url and is_loopback_url(s.sms_base_url):
+        out.append(Problem("FLOOD_SMS_BASE_URL", f"{s.sms_base_url} is on this machine: live orders must go to the "
+                           "real SMS provider (the stub is a development and drill tool)",
+                           "the provider's API base URL", fatal=False))
     if s.allows_anonymous_read and s.anonymous_read is not None:
         out.append(Problem("FLOOD_ANONYMOUS_READ", "true: the situation and the roster's phone numbers would be "
                            "readable without logging in", "remove it (production needs a login)"))
@@ -87,9 +62,3 @@ def production_problems(s: Settings, environment: str) -> list[Problem]:
         out.append(Problem("FLOOD_HTTP_HOST", f"{s.http_host}: the API listens beyond loopback without TLS",
                            "127.0.0.1 behind a TLS reverse proxy", fatal=False))
     return out
-
-
-_SMS_FIX = {"FLOOD_SMS_BASE_URL": "the provider's API base URL (Twilio-compatible)",
-            "FLOOD_SMS_AUTH_TOKEN": "the provider's auth token",
-            "FLOOD_DRILL_SMS_BASE_URL": "the drill gateway's URL (a stub: drill SMS never reach a phone)",
-            "FLOOD_DRILL_SMS_AUTH_TOKEN": "the drill gateway's own token (not the development one)"}

@@ -7,6 +7,7 @@ Unset ``database_url`` / ``mqtt_url`` mean "embedded default" (see ``floodctl.em
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,24 @@ DEV_SMS_AUTH_TOKEN = "dev-sms-stub-token"
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "change_me", "dev-insecure-secret", "secret", "placeholder"}
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_KEY = "dev-insecure-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A setting production refuses (``fatal``) or cautions against, and what to set it to."""
+
+    setting: str
+    problem: str          # reads after the setting's name: "FLOOD_X must be set in production"
+    fix: str
+    fatal: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.setting} {self.problem}"
+
+
+def _dev_token(token: SecretStr) -> bool:
+    value = token.get_secret_value().strip()
+    return value == DEV_SMS_AUTH_TOKEN or value.lower() in PLACEHOLDER_SECRETS
 
 
 class Settings(BaseSettings):
@@ -133,37 +152,41 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _no_placeholder_secret_in_production(self) -> Settings:
-        if self.environment == "production":
-            secret = self.secret_key.get_secret_value().strip()
-            if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-                raise ValueError(f"FLOOD_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
-                                 "set a real secret in production (e.g. `openssl rand -hex 32`)")
-            if self.database_url is None:
-                raise ValueError("FLOOD_DATABASE_URL must be set in production")
-            if self.mqtt_url is None:
-                raise ValueError("FLOOD_MQTT_URL must be set in production")
-            problems = self.production_sms_problems()
-            if problems:
-                raise ValueError("; ".join(problems))
+    def _production_refuses_development_settings(self) -> Settings:
+        if self.environment == "production" and (problems := self.production_problems()):
+            raise ValueError("; ".join(map(str, problems)))
         return self
 
-    def production_sms_problems(self) -> list[str]:
-        """What production lacks of its SMS providers: both gateways' URL and auth token, never a
-        development constant (a webhook signed with the public stub token must never be accepted)."""
-        problems = []
-        for prefix, url, token in (("FLOOD_SMS", self.sms_base_url, self.sms_auth_token),
-                                   ("FLOOD_DRILL_SMS", self.drill_sms_base_url, self.drill_sms_auth_token)):
+    def production_problems(self) -> list[Problem]:
+        """What production refuses to start with, each with what to set: its validator raises them all at
+        once, and ``floodctl config check`` lists them (with its cautions)."""
+        out: list[Problem] = []
+        if "FLOOD_SECRET_KEY" in self.dev_constants_in_use():
+            out.append(Problem("FLOOD_SECRET_KEY", f"is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: "
+                               "anyone could sign a commander's token or an acknowledgement link",
+                               "openssl rand -hex 32"))
+        if self.database_url is None:
+            out.append(Problem("FLOOD_DATABASE_URL", "must be set in production (unset: the embedded development "
+                               "database)", "postgresql://floodctl:PASSWORD@db-host:5432/floodctl"))
+        if self.mqtt_url is None:
+            out.append(Problem("FLOOD_MQTT_URL", "must be set in production (unset: the embedded development broker)",
+                               "mqtts://floodctl-ingest:PASSWORD@broker-host:8883"))
+        if not self.public_url.strip() or self._public_url_derived:
+            out.append(Problem("FLOOD_PUBLIC_URL", "must be set in production: SMS links, CAP <web> and the SMS "
+                               "provider's callbacks use it", "the HTTPS address of the reverse proxy, e.g. "
+                               "https://fx.county.gov.cn"))
+        for prefix, url, token, what in (
+                ("FLOOD_SMS", self.sms_base_url, self.sms_auth_token, "the provider's"),
+                ("FLOOD_DRILL_SMS", self.drill_sms_base_url, self.drill_sms_auth_token, "the drill stub's")):
             if not (url or "").strip():
-                problems.append(f"{prefix}_BASE_URL must be set in production")
-            secret = token.get_secret_value().strip() if token is not None else ""
-            if not secret:
-                problems.append(f"{prefix}_AUTH_TOKEN must be set in production (the provider's auth token; "
-                                "webhook signatures are checked with it)")
-            elif secret == DEV_SMS_AUTH_TOKEN or secret.lower() in PLACEHOLDER_SECRETS:
-                problems.append(f"{prefix}_AUTH_TOKEN is the development stub's token or a placeholder; "
-                                "set the provider's real auth token in production")
-        return problems
+                out.append(Problem(f"{prefix}_BASE_URL", "must be set in production", f"{what} API base URL"))
+            if token is None or not token.get_secret_value().strip():
+                out.append(Problem(f"{prefix}_AUTH_TOKEN", "must be set in production (webhook signatures are "
+                                   "checked with it)", f"{what} own auth token"))
+            elif _dev_token(token):
+                out.append(Problem(f"{prefix}_AUTH_TOKEN", "is the development stub's token or a placeholder: "
+                                   "anyone could sign a webhook with it", f"{what} own auth token"))
+        return out
 
     def dev_constants_in_use(self) -> list[str]:
         """The settings left at a public development constant, with which anyone could forge a bearer
@@ -174,8 +197,7 @@ class Settings(BaseSettings):
             found.append("FLOOD_SECRET_KEY")
         for name, token in (("FLOOD_SMS_AUTH_TOKEN", self.sms_auth_token),
                             ("FLOOD_DRILL_SMS_AUTH_TOKEN", self.drill_sms_auth_token)):
-            value = token.get_secret_value().strip() if token is not None else ""
-            if not value or value == DEV_SMS_AUTH_TOKEN or value.lower() in PLACEHOLDER_SECRETS:
+            if token is None or not token.get_secret_value().strip() or _dev_token(token):
                 found.append(name)
         return found
 
@@ -198,10 +220,7 @@ class Settings(BaseSettings):
             if urlsplit(self.public_url).scheme not in ("http", "https") or not urlsplit(self.public_url).netloc:
                 raise ValueError(f"FLOOD_PUBLIC_URL must be an http(s) URL, got {self.public_url!r}")
             return self
-        if self.environment == "production":
-            raise ValueError("FLOOD_PUBLIC_URL must be set in production: the address SMS links, CAP <web> and "
-                             "the SMS provider's callbacks use (e.g. https://floodctl.county.example)")
-        self.public_url = served_url(self.http_host, self.http_port)
+        self.public_url = served_url(self.http_host, self.http_port)     # production refused this above
         self._public_url_derived = True
         return self
 
