@@ -118,8 +118,7 @@ class _Stack:
     drill_token: str
     supervisor: Supervisor
     children: dict[str, Child]
-    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
-    brokers: list[Any] = field(default_factory=list)
+    brokers: list[Any]              # every broker process started (the restart fault adds one): stopped at the end
 
     @property
     def api(self) -> str:
@@ -206,11 +205,10 @@ def _stack(profile: Profile, say: Callable[[str], None]) -> Iterator[_Stack]:
 
         exits.callback(stop_all)
         stack = _Stack(root, cluster, dsn, broker, broker_port, api_port, env, live.state.gateway,
-                       drill.state.gateway, drill_sid, drill_token, supervisor, children, exits)
+                       drill.state.gateway, drill_sid, drill_token, supervisor, children, brokers)
         if not wait_for_port("127.0.0.1", api_port, 60):
             raise RuntimeError("the API did not come up")
         say(f"stack up: API {stack.api}, broker {broker.url}, 2 ingest workers, 2 alerts, devices, SMS stubs")
-        stack.brokers = brokers
         yield stack
     finally:
         exits.close()
