@@ -49,7 +49,7 @@ from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 
 from alerts import orders, warnings
-from alerts.lifecycle import ACTIVE, LEVEL_RANK, Event, step
+from alerts.lifecycle import ACTIVE, LEVEL_RANK, Event, peak_level, replay, step, step_late
 from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Station, evaluate, load_rules
 from alerts.templates import suggest_response_level
 from alerts.typhoon import StormFix, typhoon_signal
@@ -104,6 +104,12 @@ ORDER BY drill_id, at, forecast
 """
 AREA_STEP_S = 600.0      # the typhoon signal is judged again when a storm's clock has moved this far
 COUNTY = "county"
+# The levels warnings of one rule and subject reached over a stretch of event time (late data about it).
+COVERING = """
+SELECT level_history FROM warnings
+ WHERE drill_id = %s AND rule_id = %s AND subject = %s
+   AND raised_at <= to_timestamp(%s) AND coalesce(cleared_at, 'infinity') >= to_timestamp(%s)
+"""
 FLOOD_ACTIVE = "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' " \
                "AND NOT late AND hazard IS NOT NULL"
 
@@ -351,22 +357,28 @@ class Engine:
 
         A station is judged at each of its new readings in event-time order, not only at its newest: when
         several readings of a station arrive in one batch (a busy engine, a store-and-forward burst), a
-        peak between them still raises its warning. Readings older than the station's last judged one
-        (out of order) are judged with its newest reading."""
+        peak between them still raises its warning. Readings older than the station's last judged one (out
+        of order: two ingest workers, a redelivery, a backfill) are judged at their own event times after
+        the newer ones (``judge_late``)."""
         dirty = self._judgeable(dirty)
         if not dirty:
             return 0
         self.fetch(dirty)
         judged: list[tuple[int, int, float]] = []
+        late: dict[tuple[int, int], list[float]] = {}
         for key, (lo, hi) in dirty.items():
             window = self.windows[key]
             if not np.isfinite(window.newest):
                 continue
-            since = max(lo - 1e-6, self.judged_through.get(key, -np.inf))
+            through = self.judged_through.get(key, -np.inf)
+            since = max(lo - 1e-6, through)
             times = [t for t in _times_after(window, since) if t <= hi]
             judged += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
+            if lo < through:     # every judged time from the oldest new reading on sees data it had not seen
+                late[key] = [t for t in _times_after(window, lo - 1e-6) if t < through]
         self.judge(judged, record=True)
-        return len(judged)
+        self.judge_late(late)
+        return len(judged) + sum(map(len, late.values()))
 
     def sweep(self, keys: list[tuple[int, int]] | None = None) -> int:
         """Judge stations at their drill's current clock (all of them, or ``keys``)."""
@@ -391,8 +403,7 @@ class Engine:
                 station, lon, lat = self.stations[sid]
                 window = self.windows[(drill, sid)]
                 late = at < self.clock(drill) - self.settings.late_after_s
-                subject = Subject("station", station.town or None, station.name or station.code,
-                                  lambda station=station, lon=lon, lat=lat: self._affected(station, lon, lat))
+                subject = self._subject(station, lon, lat)
                 for decision in evaluate(self.rules, station, window.series, at):
                     drafted += self._advance(cur, drill, decision, at, late, subject)
             drafted += self._judge_areas(cur)
@@ -404,10 +415,79 @@ class Engine:
                 cur.execute(RECORD_JUDGED, ([k[0] for k in keys], [k[1] for k in keys], [newest[k] for k in keys]))
                 for key, at in newest.items():
                     self.judged_through[key] = max(at, self.judged_through.get(key, -np.inf))
-            for order_id, auto in drafted:
-                if auto:
-                    orders.approve(self.conn, order_id, actor="system:auto-approve", settings=self.settings,
-                                   auto=True)
+            self._approve(drafted)
+
+    def _approve(self, drafted: list[tuple[int, bool]]) -> None:
+        for order_id, auto in drafted:
+            if auto:
+                orders.approve(self.conn, order_id, actor="system:auto-approve", settings=self.settings, auto=True)
+
+    def _subject(self, station: Station, lon: float, lat: float) -> Subject:
+        return Subject("station", station.town or None, station.name or station.code,
+                       lambda: self._affected(station, lon, lat))
+
+    def judge_late(self, late: dict[tuple[int, int], list[float]]) -> None:
+        """Judge stations again at earlier event times (``{(drill, station): times}``) whose data arrived after
+        newer readings had been judged. Within an active warning's life a higher level escalates it (the
+        situation is still on: its order follows as usual); a stretch no warning covers at the level the data
+        implies is recorded as a past warning (late, cleared by the stretch's end: 补录) and drafts no order."""
+        keys = [k for k, times in late.items() if times]
+        while keys:
+            chunk, budget = [], JUDGE_CHUNK
+            while keys and (budget > 0 or not chunk):
+                chunk.append(keys.pop())
+                budget -= len(late[chunk[-1]])
+            drafted: list[tuple[int, bool]] = []
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                self._fence(cur)
+                for drill, sid in chunk:
+                    station, lon, lat = self.stations[sid]
+                    series = self.windows[(drill, sid)].series
+                    by_rule: dict[str, list[tuple[float, Decision]]] = {}
+                    for at in late[(drill, sid)]:
+                        for decision in evaluate(self.rules, station, series, at):
+                            by_rule.setdefault(decision.rule_id, []).append((at, decision))
+                    for decisions in by_rule.values():
+                        drafted += self._advance_late(cur, drill, decisions, self._subject(station, lon, lat))
+                self._approve(drafted)
+
+    def _advance_late(self, cur: psycopg.Cursor, drill: int, decisions: list[tuple[float, Decision]],
+                      subject: Subject) -> list[tuple[int, bool]]:
+        first = decisions[0][1]
+        key = (drill, first.rule_id, first.station)
+        tracked = self.tracked.get(key)
+        rule = self.rules.rule(first.rule_id)
+        drafted: list[tuple[int, bool]] = []
+        if tracked is not None and tracked.warning.state == ACTIVE:
+            since = tracked.warning.raised_at - rule.clear_after_s      # the same situation, judged late
+            ongoing = [(at, d) for at, d in decisions if at >= since]
+            decisions = [(at, d) for at, d in decisions if at < since]
+            events: list[Event] = []
+            for at, decision in ongoing:
+                tracked.warning, escalated = step_late(tracked.warning, decision, at)
+                events += escalated
+            if events:
+                warnings.update(cur, tracked, events[-1].decision.message_zh, events[-1].decision.message_en,
+                                escalated=True)
+                warnings.record_events(cur, tracked.id, events)
+                late = events[-1].at < self.clock(drill) - self.settings.late_after_s
+                order = self._order_for(events, tracked, rule, subject, events[-1].decision.message_zh, late, False)
+                drafted += [order] if order is not None else []
+        if not decisions:
+            return drafted
+        for past, events in replay(decisions, rule, decisions[-1][0]):
+            assert past.cleared_at is not None
+            covered = cur.execute(COVERING, (drill, rule.id, first.station, past.cleared_at, past.raised_at))
+            reached = [LEVEL_RANK[level] for (history,) in covered.fetchall() for _, level in history]
+            peak = peak_level(past)
+            if reached and max(reached) >= LEVEL_RANK[peak]:
+                continue
+            at_peak = next(e.decision for e in events if e.level == peak)
+            record = warnings.Tracked(0, drill, subject.town, rule.hazard, True, past)
+            record.id = warnings.insert(cur, record, subject.kind, at_peak.message_zh, at_peak.message_en)
+            warnings.record_events(cur, record.id, events)
+            log.info("late data: past warning %s %s %s recorded (补录)", rule.id, first.station, peak)
+        return drafted
 
     def _affected(self, station: Station, lon: float, lat: float) -> list[str]:
         assert self.geo is not None

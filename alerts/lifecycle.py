@@ -12,12 +12,15 @@ Pure: ``step`` takes the current warning (or None), a Decision from ``alerts.rul
 time and the rule, and returns the new warning and the events the caller persists. Hysteresis lives in
 the decision's ``hold_level`` (grade trigger minus the rule's ``clear_deadband``) plus the rule's
 ``clear_after_s`` here, so a value hovering at a threshold raises once and does not flap.
-Decisions older than what a warning has already seen are ignored (late data never reopens or lowers
-a situation already judged; the caller treats a warning raised from late data as history).
+Decisions older than what a warning has already seen are ignored by ``step`` (late data never reopens
+or lowers a situation already judged). Late data is judged by ``step_late`` (within an active warning's
+life: a higher level escalates it) and ``replay`` (a past stretch no warning covers: the warnings it
+implies, each closed by the end of the stretch, which the caller records as history, 补录).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from alerts.rules import LEVEL_RANK, Decision, Rule
@@ -102,6 +105,58 @@ def step(warning: Warning | None, decision: Decision, now: float, rule: Rule) ->
         return new, [event("de-escalated", new, warning.level)]
     new = replace(warning, below_since=below_since, **seen)
     return new, [event("refreshed", new, warning.level)] if decision.condition else []
+
+
+def level_at(warning: Warning, at: float) -> str | None:
+    """The level the warning had at event time ``at`` (None before it was raised)."""
+    level = None
+    for t, lvl in warning.level_history:
+        if t <= at:
+            level = lvl
+    return level
+
+
+def peak_level(warning: Warning) -> str:
+    """The highest level the warning reached over its life."""
+    return max((lvl for _, lvl in warning.level_history), key=_rank, default=warning.level)
+
+
+def step_late(warning: Warning, decision: Decision, at: float) -> tuple[Warning, list[Event]]:
+    """A decision about event time ``at`` in an active warning's situation but older than what it has judged
+    (its data arrived late). A level higher than the warning had at ``at`` escalates it; late data never
+    lowers, refreshes or clears a warning."""
+    if warning.state != ACTIVE or decision.level is None:
+        return warning, []
+    if _rank(decision.level) <= _rank(level_at(warning, at)) or _rank(decision.level) <= _rank(warning.level):
+        return warning, []
+    new = replace(warning, level=decision.level, acknowledged=False, acknowledged_at=None, below_since=None,
+                  level_history=tuple(sorted(warning.level_history + ((at, decision.level),))))
+    return new, [Event("escalated", warning.key, at, new.level, warning.level, decision)]
+
+
+def replay(decisions: Iterable[tuple[float, Decision]], rule: Rule, end: float) -> list[tuple[Warning, list[Event]]]:
+    """The warnings a stretch of decisions implies on its own, in event-time order, each with its events; one
+    still active at ``end`` (the stretch's last judged time) is cleared there: late data about a stretch no
+    warning covered becomes history, never a live warning."""
+    episodes: list[tuple[Warning, list[Event]]] = []
+    current: Warning | None = None
+    events: list[Event] = []
+    last: Decision | None = None
+    for at, decision in decisions:
+        last = decision
+        new, evs = step(current, decision, at, rule)
+        if any(e.kind == "raised" for e in evs) and current is not None:
+            episodes.append((current, events))
+            events = []
+        current = new
+        events += evs
+    if current is None or last is None:
+        return episodes
+    if current.state == ACTIVE:
+        current = replace(current, state=CLEARED, cleared_at=end, below_since=None)
+        events.append(Event("cleared", current.key, end, current.level, current.level, last))
+    episodes.append((current, events))
+    return episodes
 
 
 def acknowledge(warning: Warning, at: float) -> Warning:

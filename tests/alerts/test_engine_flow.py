@@ -129,17 +129,64 @@ def test_rising_river_raises_warning_and_drafts_order_then_clears_with_hysteresi
 
 
 def test_late_data_never_drafts_an_order(system: System, wait_until: Any) -> None:
-    # A backfill of a past flood (two hours ago): stored, maybe remembered as history, no order.
+    # A backfill of a past flood (two hours ago): judged at its own event times, remembered as a late
+    # warning at the level it reached, and no order.
     past = datetime.now(UTC) - timedelta(hours=2)
     system.publish(RIVER, WRZ + 0.5, past - timedelta(minutes=10))
     system.publish(RIVER, WRZ + 0.8, past)
-    wait_until(lambda: system.db.execute(
-        "SELECT count(*) FROM observations o JOIN stations s ON s.id = o.station_id WHERE s.code = %s",
-        (RIVER,)).fetchone()[0] == 2, what="backfill stored")
+    w = wait_until(lambda: (x := system.river_warning()) and x["level"] == "red" and x, what="the late red warning")
+    assert w["late"] is True
     time.sleep(1.5)
     assert system.http.get("/api/v1/orders").json()["orders"] == []
-    w = system.river_warning()
-    assert w is None or w["late"]
+
+
+def _judged_through(system: System, code: str) -> float:
+    row = system.db.execute("SELECT extract(epoch FROM j.through)::float8 FROM engine_judged j "
+                            "JOIN stations s ON s.id = j.station_id WHERE j.drill_id = 0 AND s.code = %s",
+                            (code,)).fetchone()
+    return row[0] if row else float("-inf")
+
+
+def test_a_late_reading_of_a_stretch_already_over_is_recorded_as_a_past_warning(system: System,
+                                                                                 wait_until: Any) -> None:
+    """Out of order: the peak arrives after a newer, calm reading was judged. It is judged at its own time
+    and kept as a past warning (补录: late, raised and cleared at event times), with no order."""
+    now = datetime.now(UTC)
+    system.publish(RIVER, WRZ - 1.0, now - timedelta(minutes=20))
+    system.publish(RIVER, WRZ - 1.0, now - timedelta(minutes=1))
+    wait_until(lambda: _judged_through(system, RIVER) >= (now - timedelta(minutes=1)).timestamp() - 1e-3,
+               what="the calm readings judged")
+    assert system.river_warning() is None
+    peak = now - timedelta(minutes=10)
+    system.publish(RIVER, 19.34 + 0.2, peak)                 # over the guaranteed level: red
+    w = wait_until(system.river_warning, what="the past warning")
+    assert (w["level"], w["state"], w["late"]) == ("red", "cleared", True)
+    assert abs(datetime.fromisoformat(w["raised_at"]).timestamp() - peak.timestamp()) < 1
+    kinds = [e["kind"] for e in system.http.get(f"/api/v1/warnings/{w['id']}/events").json()["events"]]
+    assert kinds == ["raised", "cleared"]
+    time.sleep(1.0)
+    assert system.http.get("/api/v1/orders").json()["orders"] == []
+    # The same reading delivered again records nothing twice.
+    system.publish(RIVER, 19.34 + 0.2, peak)
+    time.sleep(1.5)
+    assert len([x for x in system.warnings() if x["rule_id"] == "river-level" and x["subject"] == RIVER]) == 1
+
+
+def test_a_late_reading_in_an_ongoing_warning_escalates_it(system: System, wait_until: Any) -> None:
+    now = datetime.now(UTC)
+    system.publish(RIVER, WRZ + 0.1, now - timedelta(minutes=5))
+    system.publish(RIVER, WRZ + 0.1, now - timedelta(minutes=1))
+    first = wait_until(lambda: (x := system.river_warning()) and x["level"] == "orange" and x, what="orange")
+    wait_until(lambda: _judged_through(system, RIVER) >= (now - timedelta(minutes=1)).timestamp() - 1e-3,
+               what="both readings judged")
+    late = now - timedelta(minutes=3)
+    system.publish(RIVER, 19.34 + 0.2, late)                 # arrives after the newer reading: red at its time
+    w = wait_until(lambda: (x := system.river_warning()) and x["level"] == "red" and x, what="escalated to red")
+    assert w["id"] == first["id"] and w["state"] == "active" and w["late"] is False
+    events = system.http.get(f"/api/v1/warnings/{w['id']}/events").json()["events"]
+    escalated = [e for e in events if e["kind"] == "escalated"]
+    assert len(escalated) == 1 and abs(datetime.fromisoformat(escalated[0]["at"]).timestamp()
+                                       - late.timestamp()) < 1
 
 
 def test_warning_ack_needs_duty_officer(system: System, wait_until: Any) -> None:

@@ -102,3 +102,37 @@ def test_cleared_warning_is_raised_anew_but_not_by_late_data():
     assert late is w and events == []
     again, events = run([18.8], w, start=T0 + 3 * 3600)
     assert kinds(events) == ["raised"] and again.raised_at == T0 + 3 * 3600 and again.state == ACTIVE
+
+
+def decide(times, values, at):
+    series = {"water_level": (np.asarray(times, dtype=float), np.asarray(values, dtype=float))}
+    return next(d for d in evaluate(RULES, RIVER, series, at) if d.rule_id == RULE.id)
+
+
+def test_late_data_escalates_an_active_warning_only_above_what_it_had_then():
+    from alerts.lifecycle import level_at, step_late
+
+    w, _ = run([18.6, 18.7, 19.4, 18.7])          # orange, red at T0+600, still red (hold)
+    times = [T0, T0 + 300, T0 + 600, T0 + 900]
+    # A late red reading at T0+600: the warning was red then already, nothing changes (a redelivery).
+    same, events = step_late(w, decide(times, [18.6, 18.7, 19.4, 18.7], T0 + 600), T0 + 600)
+    assert same is w and events == []
+    # An orange warning, and late data shows red at an earlier time: escalated, at that time.
+    orange, _ = run([18.6, 18.7, 18.8])
+    late = decide([T0, T0 + 150, T0 + 300], [18.6, 19.5, 18.7], T0 + 150)
+    new, events = step_late(orange, late, T0 + 150)
+    assert [(e.kind, e.at, e.level) for e in events] == [("escalated", T0 + 150, "red")]
+    assert new.level == "red" and not new.acknowledged and level_at(new, T0 + 150) == "red"
+    assert new.last_seen == orange.last_seen          # late data does not move what was last judged
+
+
+def test_replay_of_a_past_stretch_closes_what_it_raised():
+    from alerts.lifecycle import peak_level, replay
+
+    times = [T0 + i * 300.0 for i in range(6)]
+    values = [18.0, 18.7, 19.5, 19.0, 18.0, 18.0]
+    decisions = [(t, decide(times, values, t)) for t in times]
+    (w, events), = replay(decisions, RULE, times[-1])
+    assert w.state == CLEARED and w.cleared_at == times[-1] and peak_level(w) == "red"
+    assert [k for k in kinds(events) if k != "refreshed"] == ["raised", "escalated", "cleared"]
+    assert replay([(t, decide(times, [18.0] * 6, t)) for t in times], RULE, times[-1]) == []
