@@ -24,7 +24,6 @@ from alerts.cap import CapArea, CapMessage, build_cap, cap_identifier
 from alerts.rules import DEFAULT_PATH, REPORT_KINDS, RuleSet, load_rules
 from alerts.signing import valid_twilio_signature
 from alerts.templates import HAZARD_ZH, HAZARDS, RESPONSE_LEVEL_LABEL_ZH, RESPONSE_LEVELS
-from floodctl import audit
 from floodctl.api.deps import (
     CommanderDep,
     ConnDep,
@@ -37,8 +36,9 @@ from floodctl.api.deps import (
     require,
 )
 from floodctl.auth import privacy
-from floodctl.errors import BadRequest, Forbidden, NotFound, ValidationFailed
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.errors import BadRequest, Forbidden, NotFound, ValidationFailed
+from floodctl.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["warnings and orders"])
 pages = APIRouter(tags=["pages"], include_in_schema=False)

@@ -32,8 +32,8 @@ import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 
-from floodctl.net import is_loopback_url
-from floodctl.settings import Settings
+from floodctl.core.net import is_loopback_url
+from floodctl.core.settings import Settings
 
 log = logging.getLogger("floodctl.dispatch")
 

@@ -6,12 +6,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 import click
 
-from floodctl.errors import FloodError
-from floodctl.settings import Settings, get_settings
+from floodctl.core.cli import FloodGroup, console
+from floodctl.core.errors import FloodError
+from floodctl.core.settings import Settings, get_settings
 
 log = logging.getLogger("floodctl.alerts")
 
@@ -47,7 +49,7 @@ def alerts(no_engine: bool, no_dispatch: bool) -> None:
 
     Any number of these processes may run: deliveries are claimed row by row. The SMS rate limit
     (FLOOD_SMS_RATE_PER_S) is per process."""
-    from floodctl.embedded import database_url
+    from floodctl.core.embedded import database_url
 
     if no_engine and no_dispatch:
         raise FloodError("nothing to run: --no-engine and --no-dispatch together")
@@ -87,3 +89,22 @@ def alerts(no_engine: bool, no_dispatch: bool) -> None:
             raise first
         raise FloodError(f"alerts: the {errors[0].name} stopped on an unexpected error: {first!r}")
     log.info("alerts: stopped")
+
+
+@click.group(cls=FloodGroup)
+def rules() -> None:
+    """The county's warning rules."""
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def rules_check(path: Path | None) -> None:
+    """Validate a rules file (default: the packaged alerts/rules.toml)."""
+    from alerts.rules import DEFAULT_PATH, check_rules, load_rules
+    from floodctl.core.errors import ValidationFailed
+
+    where = path or DEFAULT_PATH
+    problems = check_rules(where)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in {where}", details=problems)
+    console.print(f"ok: {len(load_rules(where).rules)} rules")

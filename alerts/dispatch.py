@@ -73,9 +73,9 @@ from alerts.channels import (
     SmsChannel,
     channels_for,
 )
-from floodctl import db
-from floodctl.errors import ServiceUnavailable
-from floodctl.settings import Settings
+from floodctl.core import db
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.settings import Settings
 
 log = logging.getLogger("floodctl.dispatch")
 
@@ -571,8 +571,8 @@ def _first_line(exc: BaseException) -> str:
 def run_dispatcher(settings: Settings, dsn: str, stop: threading.Event) -> None:
     """The dispatcher with LED boards and loudspeakers when a broker is configured or resolvable
     (FLOOD_MQTT_URL, or the embedded one ``floodctl up`` started), until ``stop`` is set."""
-    from floodctl.embedded import mqtt_target
-    from floodctl.mqtt import BrokerAddress, connect_async, make_client
+    from floodctl.core.embedded import mqtt_target
+    from floodctl.core.mqtt import BrokerAddress, connect_async, make_client
 
     client = listener = None
     try:

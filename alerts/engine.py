@@ -53,9 +53,9 @@ from alerts.lifecycle import ACTIVE, LEVEL_RANK, Event, peak_level, replay, step
 from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Station, evaluate, load_rules
 from alerts.templates import suggest_response_level
 from alerts.typhoon import StormFix, typhoon_signal
-from floodctl import db
-from floodctl.errors import ServiceUnavailable
-from floodctl.settings import Settings
+from floodctl.core import db
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.settings import Settings
 
 log = logging.getLogger("floodctl.alerts.engine")
 

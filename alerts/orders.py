@@ -31,9 +31,9 @@ from psycopg.rows import dict_row
 
 from alerts import signing
 from alerts.templates import HAZARDS, MSG_TYPES, RESPONSE_LEVELS, render_order
-from floodctl import audit
-from floodctl.errors import BadRequest, Conflict, NotFound
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.errors import BadRequest, Conflict, NotFound
+from floodctl.core.settings import Settings
 
 RANKS = ("primary", "deputy", "superior")          # the roster's order of escalation
 RANK_ZH = {"primary": "第一责任人", "deputy": "第二责任人", "superior": "联系县领导"}

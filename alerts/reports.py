@@ -19,9 +19,9 @@ from shapely.geometry import Point, shape
 
 from alerts import orders
 from alerts.rules import LEVEL_RANK, REPORT_KINDS, RuleSet
-from floodctl import audit
-from floodctl.errors import BadRequest, Conflict, NotFound
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.errors import BadRequest, Conflict, NotFound
+from floodctl.core.settings import Settings
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

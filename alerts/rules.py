@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from floodctl.errors import ValidationFailed
+from floodctl.core.errors import ValidationFailed
 from ingest.vocabulary import METRICS
 
 DEFAULT_PATH = Path(__file__).with_name("rules.toml")

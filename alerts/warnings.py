@@ -16,8 +16,8 @@ from fastapi.encoders import jsonable_encoder
 from psycopg.rows import dict_row
 
 from alerts.lifecycle import Event, Warning
-from floodctl import audit
-from floodctl.errors import NotFound
+from floodctl.core import audit
+from floodctl.core.errors import NotFound
 
 # Active warnings, and the newest cleared one of each key within two days (late data about a situation
 # already over must not reopen it, see lifecycle.step).

@@ -31,9 +31,9 @@ from alerts import orders
 from alerts.api import apply_response_level
 from alerts.rules import RuleSet
 from dashboard import queries
-from floodctl import audit
-from floodctl.errors import BadRequest, Conflict, NotFound
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.errors import BadRequest, Conflict, NotFound
+from floodctl.core.settings import Settings
 
 KINDS = ("response_level", "approve_order", "note")
 # Who may take each decision: the roles of the underlying routes (admin holds every right).

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
 from dashboard import briefing, consult
 from floodctl.api.deps import ConnDep, DutyDep, SettingsDep, ViewerDep
-from floodctl.errors import Forbidden
-from floodctl.settings import Settings
+from floodctl.core.errors import Forbidden
+from floodctl.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["consultations"])
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from dashboard.i18n import Lang, lang_of
-from floodctl.errors import BadRequest
+from floodctl.core.errors import BadRequest
 
 __all__ = [
     "OVERLAY_IDS", "OVERLAY_NAMES", "STORM_FIXES", "STORM_GRADES", "Storm", "StormFix", "camera_collection",

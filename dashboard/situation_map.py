@@ -56,7 +56,7 @@ from xstatic.pkg import leaflet_markercluster as xs_markercluster
 
 from dashboard.overlays import STORM_FIXES, STORM_GRADES, STORM_WINDOW, Storm, StormFix, circle, storm_grade, storms_at
 from floodctl.api.bounds import check_time
-from floodctl.errors import BadRequest, FloodError, NotFound
+from floodctl.core.errors import BadRequest, FloodError, NotFound
 from gis_data import loader
 
 __all__ = [

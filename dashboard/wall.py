@@ -108,11 +108,11 @@ import dashboard.consult_panel as consult_panel  # consult UI
 from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
 from dashboard import i18n, overlays, queries
 from dashboard.i18n import Lang, lang_of, level_mark, t
-from floodctl import db
 from floodctl.api.deps import principal_for_token
 from floodctl.auth.tokens import SESSION_COOKIE
-from floodctl.errors import FloodError, ServiceUnavailable, Unauthorized
-from floodctl.settings import Settings
+from floodctl.core import db
+from floodctl.core.errors import FloodError, ServiceUnavailable, Unauthorized
+from floodctl.core.settings import Settings
 from floodctl.stations import store as stations_store
 from ingest.vocabulary import METRICS
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from floodctl.errors import ConfigError
-from floodctl.net import is_loopback_url
-from floodctl.settings import Problem, Settings, is_loopback_host
+from floodctl.core.errors import ConfigError
+from floodctl.core.net import is_loopback_url
+from floodctl.core.settings import Problem, Settings, is_loopback_host
 
 
 class _Mode(BaseSettings):

@@ -16,13 +16,13 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from floodctl import db
-from floodctl.db.migrate import migrate
-from floodctl.embedded import MqttTarget, clear_runtime, database_url, write_runtime
-from floodctl.embedded.broker import BrokerProcess, start_broker
-from floodctl.net import free_port, scrape_metric, wait_for_port
-from floodctl.settings import Settings
-from floodctl.supervise import Child, Supervisor
+from floodctl.core import db
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded import MqttTarget, clear_runtime, database_url, write_runtime
+from floodctl.core.embedded.broker import BrokerProcess, start_broker
+from floodctl.core.net import free_port, scrape_metric, wait_for_port
+from floodctl.core.settings import Settings
+from floodctl.core.supervise import Child, Supervisor
 
 EMBEDDED_MQTT_PORT = 1883
 EMBEDDED_SMS_PORT = 8025

@@ -32,7 +32,7 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from floodctl.errors import Conflict, ValidationFailed
+from floodctl.core.errors import Conflict, ValidationFailed
 
 if TYPE_CHECKING:  # psycopg is imported where used: checking files needs only shapely
     import psycopg

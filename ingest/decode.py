@@ -8,7 +8,7 @@ that behind the newest reading of the same drill, since a replay runs on storm t
 
 Decoding is total: whatever the bytes, :meth:`Decoder.add` ends a message as rows or a dead letter
 (an unexpected exception while decoding becomes reason ``decode_error``), so no payload can crash a
-worker. Only :class:`~floodctl.errors.ServiceUnavailable` from a registry look-up (the database is
+worker. Only :class:`~floodctl.core.errors.ServiceUnavailable` from a registry look-up (the database is
 down) escapes: the batch then waits for the database.
 
 What a reading may cost is bounded too: an observation older than the retention horizon
@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from floodctl.errors import ServiceUnavailable
+from floodctl.core.errors import ServiceUnavailable
 from ingest.batch import Batch, DeadLetter
 
 TOPIC_ROOT = ("flood", "v1")

@@ -11,8 +11,8 @@ import signal
 import sys
 from types import FrameType
 
-from floodctl.settings import Settings
-from floodctl.supervise import Child, Supervisor
+from floodctl.core.settings import Settings
+from floodctl.core.supervise import Child, Supervisor
 
 log = logging.getLogger("floodctl.ingest")
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from floodctl import db
-from floodctl.db.migrate import storage_mode
+from floodctl.core import db
+from floodctl.core.db.migrate import storage_mode
 from ingest.batch import Batch
 from ingest.decode import Registry
 

@@ -33,9 +33,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 from psycopg import errors as pg_errors
 
-from floodctl.errors import ServiceUnavailable
-from floodctl.mqtt import FastClient, connect_async, make_client
-from floodctl.settings import Settings
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.mqtt import FastClient, connect_async, make_client
+from floodctl.core.settings import Settings
 from ingest import obs, status, telemetry, video
 from ingest.batch import Batch, DeadLetter
 from ingest.decode import Decoder, Registry

@@ -73,8 +73,8 @@ from typing import Any, Literal
 import orjson
 import paho.mqtt.client as mqtt
 
-from floodctl.errors import ConfigError, ServiceUnavailable
-from floodctl.mqtt import connect_async, make_client
+from floodctl.core.errors import ConfigError, ServiceUnavailable
+from floodctl.core.mqtt import connect_async, make_client
 
 log = logging.getLogger("floodctl.devices")
 

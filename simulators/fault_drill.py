@@ -51,9 +51,9 @@ import orjson
 import psycopg
 
 from alerts.signing import twilio_signature
-from floodctl.net import free_port, free_port_range, serve_in_thread, wait_for_port
-from floodctl.settings import DEV_SMS_AUTH_TOKEN
-from floodctl.supervise import Child, Supervisor
+from floodctl.core.net import free_port, free_port_range, serve_in_thread, wait_for_port
+from floodctl.core.settings import DEV_SMS_AUTH_TOKEN
+from floodctl.core.supervise import Child, Supervisor
 
 PROBE_STATION = "70101001"          # a live (drill 0) battery reading on it proves the pipeline end to end
 PASSWORD = "fault-drill-commander-pw"
@@ -142,9 +142,9 @@ def run_fault_drill(*, quick: bool, scenario: str = "in-fa-2106", seed: int = 0,
 
 @contextlib.contextmanager
 def _stack(profile: Profile, say: Callable[[str], None]) -> Iterator[_Stack]:
-    from floodctl.db.migrate import migrate
-    from floodctl.embedded.broker import start_broker
-    from floodctl.embedded.postgres import LocalCluster
+    from floodctl.core.db.migrate import migrate
+    from floodctl.core.embedded.broker import start_broker
+    from floodctl.core.embedded.postgres import LocalCluster
     from gis_data import loader
     from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 
@@ -341,7 +341,7 @@ def _inject(fault: Fault, stack: _Stack, profile: Profile, publisher: Any, gate:
         publisher.flush(60)
         broker = stack.broker
         broker.stop()
-        from floodctl.embedded.broker import start_broker
+        from floodctl.core.embedded.broker import start_broker
         stack.broker = start_broker(broker.directory, port=stack.broker_port)
         stack.brokers.append(stack.broker)
         deadline = time.monotonic() + 30

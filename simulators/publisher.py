@@ -13,8 +13,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from floodctl.errors import ServiceUnavailable
-from floodctl.mqtt import connect_async, make_client
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.mqtt import connect_async, make_client
 
 DEFAULT_WINDOW = 200
 CONNECT_TIMEOUT_S = 15.0

@@ -51,7 +51,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from alerts.signing import twilio_signature
-from floodctl.net import is_loopback_url
+from floodctl.core.net import is_loopback_url
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from floodctl.db.migrate import migrate
-from floodctl.embedded.broker import BrokerProcess, mosquitto_binary, start_broker
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.net import serve_in_thread
-from floodctl.settings import Settings
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded.broker import BrokerProcess, mosquitto_binary, start_broker
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.net import serve_in_thread
+from floodctl.core.settings import Settings
 
 TEMPLATE_DB = "floodctl_template"
 

@@ -22,12 +22,13 @@ from alerts.api import router as alerts_router
 from dashboard import wall
 from dashboard.api import router as map_router
 from dashboard.consult_api import router as consult_router
-from floodctl import __version__, db
+from floodctl import __version__
 from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
 from floodctl.api.layers import router as layers_router
 from floodctl.auth.router import router as auth_router
-from floodctl.errors import FloodError, InvalidQuery
-from floodctl.settings import Settings
+from floodctl.core import db
+from floodctl.core.errors import FloodError, InvalidQuery
+from floodctl.core.settings import Settings
 from floodctl.stations import store as stations
 
 REQUESTS = Counter("floodctl_http_requests_total", "HTTP requests", ["status"])

@@ -25,8 +25,8 @@ from fastapi.security import OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
 from floodctl.auth import ANONYMOUS, ROLES, Principal, store, tokens
-from floodctl.errors import Forbidden, ServiceUnavailable, Unauthorized
-from floodctl.settings import Settings
+from floodctl.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from floodctl.core.settings import Settings
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from floodctl.api.deps import ConnDep, ViewerDep
 from floodctl.auth import privacy
-from floodctl.errors import NotFound
+from floodctl.core.errors import NotFound
 from gis_data import loader
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"])

@@ -16,8 +16,8 @@ import sys
 import click
 
 from floodctl.auth import ROLES
-from floodctl.errors import BadRequest
-from floodctl.settings import get_settings
+from floodctl.core.errors import BadRequest
+from floodctl.core.settings import get_settings
 
 
 def _actor() -> str:
@@ -38,14 +38,14 @@ def _read_password() -> str:
 
 
 def _connect():  # type: ignore[no-untyped-def]
-    from floodctl import db as database
-    from floodctl.embedded import database_url
+    from floodctl.core import db as database
+    from floodctl.core.embedded import database_url
 
     return database.connect(database_url(get_settings()), wait_s=database.WAIT_FOR_DB_S)
 
 
 def _say(text: str) -> None:
-    from floodctl.cli import console
+    from floodctl.core.cli import console
 
     console.print(text, highlight=False, markup=False)
 
@@ -126,7 +126,7 @@ def user_enable(name: str) -> None:
 def user_unlock(name: str, address: str | None) -> None:
     """Unlock account NAME after failed logins (audited)."""
     from floodctl.auth import store, throttle
-    from floodctl.errors import NotFound
+    from floodctl.core.errors import NotFound
 
     with _connect() as conn:
         account = store.get_account(conn, name)
@@ -156,7 +156,7 @@ def user_list() -> None:
     from rich.text import Text
 
     from floodctl.auth import store
-    from floodctl.cli import console
+    from floodctl.core.cli import console
 
     with _connect() as conn:
         accounts = store.list_users(conn)

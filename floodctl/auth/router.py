@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from floodctl.api.deps import AdminDep, AuthenticatedDep, ConnDep, SettingsDep
 from floodctl.auth import store, throttle, tokens
 from floodctl.auth.store import Account
-from floodctl.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
-from floodctl.settings import Settings
+from floodctl.core.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
+from floodctl.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

@@ -1,6 +1,6 @@
 """Accounts in the database: argon2 password hashes, roles, activation, token revocation.
 
-Every change writes the audit log (:mod:`floodctl.audit`) in the caller's transaction, so the
+Every change writes the audit log (:mod:`floodctl.core.audit`) in the caller's transaction, so the
 change and its audit row commit together; these functions never commit. User names are compared in
 lowercase (``Alice`` logs in as ``alice``). Audit subjects are ``user:<name>``.
 """
@@ -16,9 +16,9 @@ from functools import lru_cache
 import psycopg
 from pwdlib import PasswordHash
 
-from floodctl import audit
 from floodctl.auth import ROLES, Principal
-from floodctl.errors import BadRequest, Conflict, NotFound
+from floodctl.core import audit
+from floodctl.core.errors import BadRequest, Conflict, NotFound
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024          # argon2 takes any length; this only bounds the work per attempt

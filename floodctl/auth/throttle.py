@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from floodctl import audit
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.settings import Settings
 
 MAX_DOUBLINGS = 30
 CLEANUP_CHANCE = 1 / 64        # of a counted failure: forget keys quiet for window + back-off cap

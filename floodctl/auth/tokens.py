@@ -17,8 +17,8 @@ from typing import Any
 import jwt
 
 from floodctl.auth import Principal
-from floodctl.errors import Unauthorized
-from floodctl.settings import Settings
+from floodctl.core.errors import Unauthorized
+from floodctl.core.settings import Settings
 
 # The web pages' session cookie holds an access token (HttpOnly, SameSite=Strict); the API takes it for
 # reads only (floodctl.api.deps.current_principal), the wall for everything it serves.

@@ -34,9 +34,9 @@ from rich.progress import Progress
 
 from alerts.rules import rule_variant
 from floodctl.bench.ingest import BenchEnv
-from floodctl.errors import ServiceUnavailable
-from floodctl.net import serve_in_thread as serving
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.net import serve_in_thread as serving
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 
 TRIAL_TOWN = "330225100"
 WRZ, GRZ = 5.0, 8.0

@@ -48,11 +48,11 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from floodctl.db.migrate import migrate
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port, wait_for_port
-from floodctl.settings import Settings
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.net import free_port, wait_for_port
+from floodctl.core.settings import Settings
 
 SID = "AC" + "b" * 32
 TOKEN = "bench-stub-token"

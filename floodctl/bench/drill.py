@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from floodctl.embedded.broker import start_broker
+from floodctl.core.embedded.broker import start_broker
 from gis_data import loader
 from simulators import drill as drills
 from simulators.publisher import Publisher

@@ -37,11 +37,11 @@ import numpy as np
 import psycopg
 from rich.console import Console
 
-from floodctl.db.migrate import migrate
-from floodctl.embedded.broker import BrokerProcess, start_broker
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port_range, scrape_metric
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded.broker import BrokerProcess, start_broker
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.net import free_port_range, scrape_metric
 
 PUBLISH_WINDOW = 1_000
 POLL_INTERVAL_S = 0.01

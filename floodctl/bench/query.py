@@ -54,10 +54,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from floodctl.bench.drill import replicate_stations
-from floodctl.db.migrate import StorageMode, migrate
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.errors import BadRequest, ServiceUnavailable
-from floodctl.net import free_port
+from floodctl.core.db.migrate import StorageMode, migrate
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.errors import BadRequest, ServiceUnavailable
+from floodctl.core.net import free_port
 from floodctl.stations.store import DEFAULT_METRIC_BY_KIND
 from gis_data import loader
 from ingest.vocabulary import METRICS

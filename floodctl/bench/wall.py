@@ -49,9 +49,9 @@ from floodctl.bench.query import (
     time_calls,
     write_device_status,
 )
-from floodctl.db.migrate import migrate
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.errors import ServiceUnavailable
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.errors import ServiceUnavailable
 from gis_data import loader
 from ingest.vocabulary import METRICS
 

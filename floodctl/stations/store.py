@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from floodctl.errors import InvalidQuery, UnknownStation
+from floodctl.core.errors import InvalidQuery, UnknownStation
 from ingest.vocabulary import METRICS
 
 MAX_RAW_POINTS = 100_000

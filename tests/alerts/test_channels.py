@@ -29,9 +29,9 @@ from alerts.channels import (
     channels_for,
     parse_ack,
 )
-from floodctl.mqtt import connect_async, make_client
-from floodctl.net import free_port
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.mqtt import connect_async, make_client
+from floodctl.core.net import free_port
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from simulators.devices import VirtualDevices
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from alerts.channels import DeviceAckListener
-from floodctl.mqtt import connect_async, make_client
+from floodctl.core.mqtt import connect_async, make_client
 from simulators.publisher import Publisher
 
 LED, SPEAKER = "LED-330225001201-1", "SPK-330225001201-1"

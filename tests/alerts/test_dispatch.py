@@ -25,10 +25,10 @@ from pydantic import SecretStr
 
 from alerts.channels import DRILL_WITHOUT_MARK, DeviceAckListener
 from alerts.dispatch import Dispatcher, TokenBucket, run_dispatcher
-from floodctl.embedded.broker import BrokerProcess, start_broker
-from floodctl.mqtt import connect_async, make_client
-from floodctl.net import free_port
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.embedded.broker import BrokerProcess, start_broker
+from floodctl.core.mqtt import connect_async, make_client
+from floodctl.core.net import free_port
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from simulators.devices import FAIL_REASONS, VirtualDevices
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 

@@ -19,7 +19,7 @@ import pytest
 from alerts.engine import run_engine
 from alerts.rules import rule_variant
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from simulators.publisher import Publisher
 
 RIVER = "70101001"          # 西溪丹西水位站, town 330225001 丹西街道, WRZ 18.57, GRZ 19.34

@@ -24,7 +24,7 @@ from alerts import orders
 from alerts.dispatch import run_dispatcher
 from alerts.signing import twilio_signature
 from floodctl.api.app import create_app
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from simulators.devices import VirtualDevices, devices_from_villages
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from ingest.batch import Batch
 from ingest.store import IngestStore
 

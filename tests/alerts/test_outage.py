@@ -21,9 +21,9 @@ import pytest
 from fastapi import FastAPI, Response
 
 from floodctl.api.app import create_app
-from floodctl.db.migrate import migrate
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.db.migrate import migrate
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from ingest.batch import Batch
 from ingest.store import IngestStore
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app

@@ -22,7 +22,7 @@ from alerts import orders
 from alerts.dispatch import Dispatcher
 from alerts.signing import twilio_signature
 from floodctl.api.app import create_app
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 
 TOWN = "330225100"                # 石浦镇: primary 陈敏 …401, deputy 徐红勇 …402, superior 周国 …403

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from alerts.rules import DEFAULT_PATH, Station, check_rules, evaluate, load_rules
-from floodctl.errors import ValidationFailed
+from floodctl.core.errors import ValidationFailed
 
 CST = timezone(timedelta(hours=8))
 RULES = load_rules()

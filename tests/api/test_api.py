@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from floodctl.stations import store
 from floodctl.stations.store import MAX_RAW_POINTS, THRESHOLD_COLUMNS
 from ingest.vocabulary import METRICS
@@ -553,7 +553,7 @@ def test_a_bug_is_a_json_500_without_details(api: httpx.Client, monkeypatch: pyt
 
 def test_lost_database_connections_are_replaced_before_a_request_gets_one(api: httpx.Client,
                                                                           db: psycopg.Connection) -> None:
-    """The pool checks a connection as it hands it out (floodctl.db.check_and_sweep): a request after the
+    """The pool checks a connection as it hands it out (floodctl.core.db.check_and_sweep): a request after the
     server dropped every session (a restart, an admin) gets a fresh one, not a 503."""
     assert api.get("/api/v1/stations", params={"kind": "tide"}).status_code == 200
     db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import psycopg
 
 from alerts.signing import twilio_signature
 from floodctl.api.app import create_app
-from floodctl.settings import DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.settings import DEV_SMS_AUTH_TOKEN, Settings
 
 PATH = "/api/v1/hooks/sms/status"
 

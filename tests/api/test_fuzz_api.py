@@ -19,7 +19,7 @@ from schemathesis.generation import GenerationMode
 
 from floodctl.api.app import create_app
 from floodctl.auth import store
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 
 FUZZ_EXAMPLES = int(os.environ.get("FLOOD_FUZZ_EXAMPLES", "12"))
 PASSWORD = "fuzzing admin password"

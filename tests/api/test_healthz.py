@@ -10,7 +10,7 @@ import psycopg
 
 from alerts.engine import run_engine
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 
 
 def test_healthz_follows_the_rule_engine_and_the_outbox(settings: Settings, database_url: str, serve_app: Any,

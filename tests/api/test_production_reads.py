@@ -15,7 +15,7 @@ import pytest
 
 from floodctl.api.app import create_app
 from floodctl.auth import store
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 
 PASSWORD = "correct horse battery"
 TOWN = "330225100"                          # 石浦镇

@@ -16,12 +16,12 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic import SecretStr
 
-from floodctl import audit, cli
 from floodctl.auth import Principal, store, throttle, tokens
 from floodctl.auth.cli import user_group
-from floodctl.cli import FloodGroup
-from floodctl.errors import BadRequest, Conflict, NotFound, Unauthorized
-from floodctl.settings import Settings, get_settings
+from floodctl.core import audit, cli
+from floodctl.core.cli import FloodGroup
+from floodctl.core.errors import BadRequest, Conflict, NotFound, Unauthorized
+from floodctl.core.settings import Settings, get_settings
 
 PASSWORD = "correct horse battery"
 TOWN = "330225001"          # 丹西街道 in the sample county

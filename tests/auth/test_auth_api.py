@@ -13,12 +13,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from floodctl import audit
 from floodctl.api.app import create_app
 from floodctl.api.deps import AdminDep, AuthenticatedDep, CommanderDep, DutyDep, ViewerDep
 from floodctl.auth import store, tokens
 from floodctl.auth.router import LOGIN_FAILED, router
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.settings import Settings
 
 PASSWORD = "correct horse battery"
 

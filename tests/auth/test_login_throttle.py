@@ -16,10 +16,10 @@ import httpx
 import psycopg
 import pytest
 
-from floodctl import audit
 from floodctl.api.app import create_app
 from floodctl.auth import store
-from floodctl.settings import Settings
+from floodctl.core import audit
+from floodctl.core.settings import Settings
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong horse battery"

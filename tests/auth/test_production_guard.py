@@ -23,8 +23,8 @@ from pydantic import ValidationError
 
 from alerts.signing import twilio_signature
 from floodctl.api.app import create_app
-from floodctl.errors import ConfigError
-from floodctl.settings import DEV_SECRET_KEY, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.core.errors import ConfigError
+from floodctl.core.settings import DEV_SECRET_KEY, DEV_SMS_AUTH_TOKEN, Settings
 
 TOWN = "330225100"                   # 石浦镇: primary 陈敏 +8613900000401
 PRIMARY = "+8613900000401"

@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from alerts import orders
 from dashboard import briefing
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from ingest.vocabulary import METRICS
 
 CST = timezone(timedelta(hours=8))

@@ -23,7 +23,7 @@ from alerts import orders
 from dashboard.consult_panel import t
 from floodctl.api.app import create_app
 from floodctl.auth import store
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 
 PASSWORD = "wall consult password"
 ACCOUNTS = {"chief": ("commander",), "duty": ("duty_officer",), "guest": ("viewer",)}

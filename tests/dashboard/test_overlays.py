@@ -21,7 +21,7 @@ from dashboard.overlays import (
     safe_url,
 )
 from dashboard.situation_map import export_map
-from floodctl.errors import BadRequest
+from floodctl.core.errors import BadRequest
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2021, 7, 25, tzinfo=UTC)

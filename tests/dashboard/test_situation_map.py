@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from dashboard.situation_map import export_map, load_situation
 from floodctl.cli import main
-from floodctl.settings import get_settings
+from floodctl.core.settings import get_settings
 
 CST = ZoneInfo("Asia/Shanghai")
 T = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)

@@ -24,7 +24,7 @@ from alerts import orders
 from dashboard import queries
 from dashboard.wall import create_wall, layer_names, render_orders
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from ingest.vocabulary import METRICS
 
 CST = timezone(timedelta(hours=8))
@@ -265,7 +265,7 @@ def test_reads_follow_the_viewer_rule(wall_settings: Settings, wall_database_url
 
 def test_database_away_shows_stale_instead_of_failing(wall_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import wall
-    from floodctl.net import free_port
+    from floodctl.core.net import free_port
 
     monkeypatch.setattr(wall, "POOL_WAIT_S", 0.5)
     app = create_wall(wall_settings, f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")

@@ -19,7 +19,7 @@ import pytest
 from alerts.engine import run_engine
 from dashboard.i18n import t
 from floodctl.api.app import create_app
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from simulators.publisher import Publisher
 
 STATIONS = 162

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from floodctl.settings import DEV_SMS_AUTH_TOKEN
+from floodctl.core.settings import DEV_SMS_AUTH_TOKEN
 from tests.floodctl.test_cli import floodctl
 
 READY = {

@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from floodctl.embedded.broker import start_broker
-from floodctl.supervise import Child, Supervisor
+from floodctl.core.embedded.broker import start_broker
+from floodctl.core.supervise import Child, Supervisor
 from ingest.worker import IngestWorker
 from simulators.publisher import Publisher
 
@@ -74,8 +74,8 @@ def test_gateways_command_serves_the_sms_stub_beside_the_devices(broker, tmp_pat
 
     import httpx
 
-    from floodctl.net import free_port, wait_for_port
-    from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN
+    from floodctl.core.net import free_port, wait_for_port
+    from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOD_")}

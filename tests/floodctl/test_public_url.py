@@ -21,8 +21,8 @@ from lxml import etree
 from alerts import orders
 from alerts.api import cap_document
 from alerts.channels import Delivery, channels_for
-from floodctl.net import free_port, wait_for_port
-from floodctl.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings, served_url
+from floodctl.core.net import free_port, wait_for_port
+from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings, served_url
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 
 TOWN = "330225001"      # 丹西街道

@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from floodctl.db.migrate import migrate, status, storage_mode
-from floodctl.embedded.postgres import LocalCluster
-from floodctl.errors import ConfigError
+from floodctl.core.db.migrate import migrate, status, storage_mode
+from floodctl.core.embedded.postgres import LocalCluster
+from floodctl.core.errors import ConfigError
 from ingest.batch import Batch
 from ingest.store import IngestStore
 

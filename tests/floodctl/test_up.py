@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from floodctl.net import free_port
+from floodctl.core.net import free_port
 
 
 def test_up_serves_the_api_ingests_and_stops_cleanly_on_ctrl_c() -> None:

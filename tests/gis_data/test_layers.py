@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from floodctl.errors import ValidationFailed
+from floodctl.core.errors import ValidationFailed
 from gis_data import loader
 from gis_data.build_sample import build_all
 

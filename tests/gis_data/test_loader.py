@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from shapely.geometry import shape
 
-from floodctl.errors import ValidationFailed
+from floodctl.core.errors import ValidationFailed
 from gis_data import (
     DEFAULT_STATIONS,
     DEFAULT_TOWNS,

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import psycopg
 
-from floodctl.net import free_port_range
+from floodctl.core.net import free_port_range
 from simulators.publisher import Publisher
 
 WORKERS = 2

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.channels import DeviceAckListener
-from floodctl.settings import Settings
+from floodctl.core.settings import Settings
 from ingest.batch import Batch
 from ingest.decode import Decoder
 from ingest.vocabulary import METRICS

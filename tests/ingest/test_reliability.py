@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from floodctl.net import free_port
+from floodctl.core.net import free_port
 from simulators.publisher import Publisher
 
 

@@ -13,7 +13,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from floodctl.mqtt import connect_async, make_client
+from floodctl.core.mqtt import connect_async, make_client
 from simulators.devices import BAD_COMMAND, FAIL_REASONS, VirtualDevices, devices_from_villages, parse_command
 from simulators.publisher import Publisher
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.net import free_port
 
 PG_START_TIMEOUT_S = 60
 

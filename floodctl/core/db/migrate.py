@@ -16,7 +16,7 @@ from typing import Literal
 
 import psycopg
 
-from floodctl.errors import ConfigError
+from floodctl.core.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_ID = 0x466C6F6F64  # "Flood"

@@ -7,7 +7,7 @@ import time
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from floodctl.errors import ServiceUnavailable
+from floodctl.core.errors import ServiceUnavailable
 
 CONNECT_TIMEOUT_S = 5
 WAIT_FOR_DB_S = 30.0

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from floodctl.errors import ServiceUnavailable
-from floodctl.net import free_port, wait_for_port
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.net import free_port, wait_for_port
 
 BROKER_START_TIMEOUT_S = 15
 

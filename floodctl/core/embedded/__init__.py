@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from floodctl.errors import ServiceUnavailable
-from floodctl.settings import Settings
+from floodctl.core.errors import ServiceUnavailable
+from floodctl.core.settings import Settings
 
 RUNTIME_FILE = "runtime.json"
 
@@ -41,7 +41,7 @@ def database_url(settings: Settings) -> str:
     """FLOOD_DATABASE_URL, else the embedded pgserver under FLOOD_DATA_DIR (started if needed)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    from floodctl.embedded.postgres import start_pgserver
+    from floodctl.core.embedded.postgres import start_pgserver
 
     return start_pgserver(settings.data_dir)
 

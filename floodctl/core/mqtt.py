@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from floodctl.errors import ConfigError
+from floodctl.core.errors import ConfigError
 
 SESSION_EXPIRY_S = 14 * 24 * 3600   # matches the embedded broker's persistent_client_expiration
 READ_CHUNK = 256 * 1024             # one recv() serves many small PUBLISH packets

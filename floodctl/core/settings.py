@@ -1,7 +1,7 @@
 """The one settings object of floodctl (env prefix ``FLOOD_``, optional ``.env``).
 
 Nothing reads ``os.environ`` at import time: call :func:`get_settings` where settings are needed.
-Unset ``database_url`` / ``mqtt_url`` mean "embedded default" (see ``floodctl.embedded``).
+Unset ``database_url`` / ``mqtt_url`` mean "embedded default" (see ``floodctl.core.embedded``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from floodctl.errors import ConfigError
+from floodctl.core.errors import ConfigError
 
 # Credentials of the built-in SMS gateway stub when no provider is configured (development only).
 DEV_SMS_ACCOUNT_SID = "AC" + "0" * 32
