@@ -1,7 +1,7 @@
 """HTTP routes of alerts: warnings, response orders and 叫应, county response level, CAP, SMS webhooks,
 and the town acknowledgement page ``/a/{token}``.
 
-Writes need a role (floodctl.api.deps); reads follow the viewer rule. Webhooks are authenticated by
+Writes need a role (floodctl.auth.deps); reads follow the viewer rule. Webhooks are authenticated by
 Twilio-style signatures instead (403 when forged), the page by its signed, expiring, single-use link.
 """
 
@@ -24,7 +24,8 @@ from alerts.cap import CapArea, CapMessage, build_cap, cap_identifier
 from alerts.rules import DEFAULT_PATH, REPORT_KINDS, RuleSet, load_rules
 from alerts.signing import valid_twilio_signature
 from alerts.templates import HAZARD_ZH, HAZARDS, RESPONSE_LEVEL_LABEL_ZH, RESPONSE_LEVELS
-from floodctl.api.deps import (
+from floodctl.auth import privacy
+from floodctl.auth.deps import (
     CommanderDep,
     ConnDep,
     DutyDep,
@@ -35,7 +36,6 @@ from floodctl.api.deps import (
     in_database,
     require,
 )
-from floodctl.auth import privacy
 from floodctl.core import audit
 from floodctl.core.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from floodctl.core.settings import Settings

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from floodctl.core.errors import ValidationFailed
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 
 DEFAULT_PATH = Path(__file__).with_name("rules.toml")
 

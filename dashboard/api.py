@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from dashboard.situation_map import build_map, load_situation, parse_at, render_offline
-from floodctl.api.deps import ConnDep, PageViewerDep, SettingsDep
+from floodctl.auth.deps import ConnDep, PageViewerDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["situation map"])
 

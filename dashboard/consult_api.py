@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
 from dashboard import briefing, consult
-from floodctl.api.deps import ConnDep, DutyDep, SettingsDep, ViewerDep
+from floodctl.auth.deps import ConnDep, DutyDep, SettingsDep, ViewerDep
 from floodctl.core.errors import Forbidden
 from floodctl.core.settings import Settings
 

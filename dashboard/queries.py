@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 from alerts import reports as reports_store
 from alerts.api import response_level_in_force
 from alerts.rules import RuleSet
+from floodctl.domain.metrics import METRICS
 from floodctl.stations.store import DEFAULT_METRIC_BY_KIND, THRESHOLD_COLUMNS
-from ingest.vocabulary import METRICS
 
 LEVELS = ("blue", "yellow", "orange", "red")
 RAINFALL_ID = METRICS["rainfall"].id

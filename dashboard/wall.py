@@ -108,13 +108,13 @@ import dashboard.consult_panel as consult_panel  # consult UI
 from alerts.rules import DEFAULT_PATH, RuleSet, load_rules
 from dashboard import i18n, overlays, queries
 from dashboard.i18n import Lang, lang_of, level_mark, t
-from floodctl.api.deps import principal_for_token
+from floodctl.auth.deps import principal_for_token
 from floodctl.auth.tokens import SESSION_COOKIE
 from floodctl.core import db
 from floodctl.core.errors import FloodError, ServiceUnavailable, Unauthorized
 from floodctl.core.settings import Settings
+from floodctl.domain.metrics import METRICS
 from floodctl.stations import store as stations_store
-from ingest.vocabulary import METRICS
 
 TITLE = "象山县防汛防台指挥 — 会商大屏"
 PREFIX = "/wall/"
@@ -160,7 +160,7 @@ LEVEL_COLOUR = {"blue": "#3d8bfd", "yellow": "#ffd23f", "orange": "#ff8c1a", "re
 def viewer_allowed(settings: Settings, request: flask.Request, data: WallData | None = None) -> bool:
     """Who may see the wall: anyone when reads are open (``FLOOD_ANONYMOUS_READ``, development by
     default); else the holder of a valid session cookie (set by ``POST /api/v1/auth/token``) whose
-    account holds a role, as ``floodctl.api.deps.current_viewer`` decides for the API."""
+    account holds a role, as ``floodctl.auth.deps.current_viewer`` decides for the API."""
     if settings.allows_anonymous_read:
         return True
     token = request.cookies.get(SESSION_COOKIE)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from floodctl.domain.metrics import FLAG_LATE, METRICS
 from ingest.batch import Batch
 from ingest.decode import Context, Reject, finite_number, parse_ts
-from ingest.vocabulary import FLAG_LATE, METRICS
 
 MAX_READINGS_PER_MESSAGE = 10_000
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from floodctl.domain.metrics import METRICS
 from ingest.batch import Batch, DeviceStatus
 from ingest.decode import Context, Reject, finite_number, parse_ts
-from ingest.vocabulary import METRICS
 
 SIGNAL_RANGE_DBM = (-150.0, 0.0)
 

@@ -44,7 +44,7 @@ runoff coefficients, time constants, rating curves, reservoir geometry and tide 
 in the station file, so they are *derived* deterministically from a hash of (seed, station code) and
 the station's elevation and thresholds (see :meth:`StationSet.from_geojson`); missing thresholds fall
 back to values derived from elevation. Every value is finally clipped into the physical ranges of
-``ingest.vocabulary`` — in normal runs the clip changes nothing.
+``floodctl.domain.metrics`` — in normal runs the clip changes nothing.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 from simulators.tracks import Track, distance_km
 
 # --- wind and pressure ------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from dashboard import wall
 from dashboard.api import router as map_router
 from dashboard.consult_api import router as consult_router
 from floodctl import __version__
-from floodctl.api.deps import ConnDep, SettingsDep, ViewerDep
-from floodctl.api.layers import router as layers_router
-from floodctl.auth.router import router as auth_router
+from floodctl.api.routes.layers import router as layers_router
+from floodctl.auth.deps import ConnDep, SettingsDep, ViewerDep
+from floodctl.auth.routes import router as auth_router
 from floodctl.core import db
 from floodctl.core.errors import FloodError, InvalidQuery
 from floodctl.core.settings import Settings

@@ -2,11 +2,11 @@
 
 - :mod:`floodctl.auth.store`: accounts in the database (argon2 password hashes, roles, audit).
 - :mod:`floodctl.auth.tokens`: signed access tokens (JWT, HS256).
-- :mod:`floodctl.auth.router`: ``/api/v1/auth`` (token, session, me, users, unlock).
+- :mod:`floodctl.auth.routes`: ``/api/v1/auth`` (token, session, me, users, unlock).
 - :mod:`floodctl.auth.throttle`: failed-login throttling in the database (account, address, known device).
 - :mod:`floodctl.auth.privacy`: phone numbers masked for roles that do not call people.
 - :mod:`floodctl.auth.cli`: ``floodctl user …``.
-- Route dependencies (``ViewerDep``, ``CommanderDep``, ``require(...)``) live in ``floodctl.api.deps``.
+- Route dependencies (``ViewerDep``, ``CommanderDep``, ``require(...)``) live in ``floodctl.auth.deps``.
 
 Roles (DESIGN.md): admin has every right; commander approves orders and sets the response level;
 duty_officer drafts orders and acknowledges warnings; inspector files field reports; town_officer

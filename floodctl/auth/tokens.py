@@ -21,7 +21,7 @@ from floodctl.core.errors import Unauthorized
 from floodctl.core.settings import Settings
 
 # The web pages' session cookie holds an access token (HttpOnly, SameSite=Strict); the API takes it for
-# reads only (floodctl.api.deps.current_principal), the wall for everything it serves.
+# reads only (floodctl.auth.deps.current_principal), the wall for everything it serves.
 SESSION_COOKIE = "floodctl_session"
 ALGORITHM = "HS256"
 ISSUER = "floodctl"

@@ -58,9 +58,9 @@ from floodctl.core.db.migrate import StorageMode, migrate
 from floodctl.core.embedded.postgres import LocalCluster
 from floodctl.core.errors import BadRequest, ServiceUnavailable
 from floodctl.core.net import free_port
+from floodctl.domain.metrics import METRICS
 from floodctl.stations.store import DEFAULT_METRIC_BY_KIND
 from gis_data import loader
-from ingest.vocabulary import METRICS
 
 LATEST_TARGET_MS = 50.0
 SERIES_TARGET_MS = 30.0

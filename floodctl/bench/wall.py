@@ -52,8 +52,8 @@ from floodctl.bench.query import (
 from floodctl.core.db.migrate import migrate
 from floodctl.core.embedded.postgres import LocalCluster
 from floodctl.core.errors import ServiceUnavailable
+from floodctl.domain.metrics import METRICS
 from gis_data import loader
-from ingest.vocabulary import METRICS
 
 TARGET_MS = 3_000.0
 CHROMIUM = Path("/usr/bin/chromium")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from floodctl.core.errors import InvalidQuery, UnknownStation
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 
 MAX_RAW_POINTS = 100_000
 MAX_SPAN = timedelta(days=366)

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from floodctl.api.app import create_app
-from floodctl.api.deps import AdminDep, AuthenticatedDep, CommanderDep, DutyDep, ViewerDep
 from floodctl.auth import store, tokens
-from floodctl.auth.router import LOGIN_FAILED, router
+from floodctl.auth.deps import AdminDep, AuthenticatedDep, CommanderDep, DutyDep, ViewerDep
+from floodctl.auth.routes import LOGIN_FAILED, router
 from floodctl.core import audit
 from floodctl.core.settings import Settings
 

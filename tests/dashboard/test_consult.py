@@ -24,7 +24,7 @@ from alerts import orders
 from dashboard import briefing
 from floodctl.api.app import create_app
 from floodctl.core.settings import Settings
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 
 CST = timezone(timedelta(hours=8))
 TYPHOON_DAY = datetime(2021, 7, 25, 12, tzinfo=CST)     # 台汛期: the typhoon-season flood limit applies

@@ -25,7 +25,7 @@ from dashboard import queries
 from dashboard.wall import create_wall, layer_names, render_orders
 from floodctl.api.app import create_app
 from floodctl.core.settings import Settings
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 
 CST = timezone(timedelta(hours=8))
 TYPHOON_DAY = datetime(2021, 7, 25, 12, tzinfo=CST)     # in the 台汛期: the typhoon-season flood limit applies

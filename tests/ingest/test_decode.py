@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from floodctl.domain.metrics import FLAG_LATE, METRICS
 from ingest.batch import Batch
 from ingest.decode import Decoder, Registry
-from ingest.vocabulary import FLAG_LATE, METRICS
 from ingest.worker import PARSERS
 
 NOW = time.time()

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from alerts.channels import DeviceAckListener
 from floodctl.core.settings import Settings
+from floodctl.domain.metrics import METRICS
 from ingest.batch import Batch
 from ingest.decode import Decoder
-from ingest.vocabulary import METRICS
 from ingest.worker import PARSERS, IngestWorker
 
 EXAMPLES = 250

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.vocabulary import METRICS
+from floodctl.domain.metrics import METRICS
 from simulators.hazard import KIND_METRICS, METRIC_NAMES, Readings, StationSet, simulate
 from simulators.tracks import Fix, Track, distance_km
 

@@ -1,4 +1,4 @@
-"""The fixed metric vocabulary of the MQTT contract (mirrors the ``metrics`` table)."""
+"""The metric vocabulary of the MQTT contract (mirrors the ``metrics`` table) and observation flags."""
 
 from __future__ import annotations
 

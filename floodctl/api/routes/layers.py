@@ -13,8 +13,8 @@ import json
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 
-from floodctl.api.deps import ConnDep, ViewerDep
 from floodctl.auth import privacy
+from floodctl.auth.deps import ConnDep, ViewerDep
 from floodctl.core.errors import NotFound
 from gis_data import loader
 

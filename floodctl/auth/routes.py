@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from floodctl.api.deps import AdminDep, AuthenticatedDep, ConnDep, SettingsDep
 from floodctl.auth import store, throttle, tokens
+from floodctl.auth.deps import AdminDep, AuthenticatedDep, ConnDep, SettingsDep
 from floodctl.auth.store import Account
 from floodctl.core.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
 from floodctl.core.settings import Settings
