@@ -30,8 +30,11 @@ up: system-deps $(RUN_STAMP)
 test: system-deps $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
+# ruff (lint and format) and mypy (config in pyproject.toml; strict for floodctl.domain and ingest).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench-ingest: system-deps $(RUN_STAMP)
 	$(BIN)/floodctl bench ingest

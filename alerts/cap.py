@@ -1,10 +1,12 @@
 """OASIS CAP 1.2 (urn:oasis:names:tc:emergency:cap:1.2) XML for response orders.
 
-Pure: no database, network or clock. ``build_cap(CapMessage)`` returns UTF-8 XML bytes whose element order
-follows the official CAP 1.2 XSD exactly (alert: identifier, sender, sent, status, msgType, scope, code*,
-note?, references?, info; info: language, category, event, responseType, urgency, severity, certainty,
-expires?, senderName, headline, description, instruction?, web?, parameter*, area*; area: areaDesc,
-polygon*, geocode*). Built with the standard library's ElementTree only; the XSD check lives in the tests.
+``cap_document(conn, order_id, settings)`` reads an order and its towns and assembles its message
+(``order_message``); the rest is pure: no database, network or clock. ``build_cap(CapMessage)``
+returns UTF-8 XML bytes whose element order follows the official CAP 1.2 XSD exactly (alert:
+identifier, sender, sent, status, msgType, scope, code*, note?, references?, info; info: language,
+category, event, responseType, urgency, severity, certainty, expires?, senderName, headline,
+description, instruction?, web?, parameter*, area*; area: areaDesc, polygon*, geocode*). Built with
+the standard library's ElementTree only; the XSD check lives in the tests.
 
 Conventions (CAP 1.2 §3.3.2 and the element rules):
 
@@ -33,34 +35,54 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
 import shapely
+from psycopg.rows import dict_row
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from alerts.rules import LEVEL_ZH, LEVELS
+from floodctl.core.errors import NotFound
+from floodctl.core.settings import Settings
+from floodctl.domain.hazards import HAZARD_ZH
+from floodctl.domain.levels import LEVEL_CAP, LEVEL_ZH, LEVELS
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 LANGUAGE = "zh-CN"
 SCOPE = "Public"
 STATUSES = ("Actual", "Exercise")
 MSG_TYPES = ("Alert", "Update", "Cancel")
-CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
-              "CBRNE", "Other")
+CATEGORIES = (
+    "Geo",
+    "Met",
+    "Safety",
+    "Security",
+    "Rescue",
+    "Fire",
+    "Health",
+    "Env",
+    "Transport",
+    "Infra",
+    "CBRNE",
+    "Other",
+)
 RESPONSE_TYPES = ("Shelter", "Evacuate", "Prepare", "Execute", "Avoid", "Monitor", "Assess", "AllClear", "None")
 GEOCODE_VALUE_NAME = "GB/T 2260"
 MAX_POLYGON_POINTS = 200
 COORD_DECIMALS = 5
 BEIJING = timezone(timedelta(hours=8))
-
-# Warning colour -> (urgency, severity, certainty). Severity follows the usual colour/CAP pairing of the
-# Chinese warning systems (red Extreme, orange Severe, yellow Moderate, blue Minor); urgency and certainty
-# say how close and how sure: a red order is issued on an observed, immediate threat, a blue one is a
-# heads-up about something possible in the future.
-SEVERITY = {
-    "red": ("Immediate", "Extreme", "Observed"),
-    "orange": ("Expected", "Severe", "Likely"),
-    "yellow": ("Expected", "Moderate", "Likely"),
-    "blue": ("Future", "Minor", "Possible"),
+# An order's msg_type, hazard and msg_type again -> CAP msgType, category and responseType.
+ORDER_MSG_TYPE = {"alert": "Alert", "update": "Update", "cancel": "Cancel", "allclear": "Update"}
+HAZARD_CATEGORY = {
+    "river_flood": "Met",
+    "reservoir": "Infra",
+    "storm_tide": "Met",
+    "rainstorm": "Met",
+    "typhoon": "Met",
+    "waterlogging": "Met",
+    "seawall_breach": "Infra",
+    "general": "Safety",
 }
+ORDER_RESPONSE = {"alert": "Evacuate", "update": "Evacuate", "cancel": "None", "allclear": "AllClear"}
+
 
 _FORBIDDEN_IN_ID = re.compile(r"[\s,<&]")
 # Characters XML 1.0 cannot carry at all (C0 controls other than tab/newline/CR, surrogates, U+FFFE/F).
@@ -69,38 +91,38 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 @dataclass(frozen=True, slots=True)
 class CapArea:
-    description: str                        # areaDesc, e.g. "石浦镇"
-    geometry: Mapping[str, Any] | None      # GeoJSON Polygon or MultiPolygon, lon/lat EPSG:4326, or None
-    geocode: str | None = None              # administrative code, e.g. "330225100"
+    description: str  # areaDesc, e.g. "石浦镇"
+    geometry: Mapping[str, Any] | None  # GeoJSON Polygon or MultiPolygon, lon/lat EPSG:4326, or None
+    geocode: str | None = None  # administrative code, e.g. "330225100"
 
 
 @dataclass(frozen=True, slots=True)
 class CapMessage:
-    identifier: str                         # unique; no whitespace, commas, "<" or "&" (see cap_identifier)
-    sender: str                             # e.g. "xiangshan-hq@floodctl"
-    sent: datetime                          # aware
-    status: str                             # Actual | Exercise
-    msg_type: str                           # Alert | Update | Cancel
+    identifier: str  # unique; no whitespace, commas, "<" or "&" (see cap_identifier)
+    sender: str  # e.g. "xiangshan-hq@floodctl"
+    sent: datetime  # aware
+    status: str  # Actual | Exercise
+    msg_type: str  # Alert | Update | Cancel
     references: Sequence[tuple[str, str, datetime]]  # (sender, identifier, sent) of earlier messages
-    event: str                              # zh-CN, e.g. "河道水位预警"
-    level: str                              # blue | yellow | orange | red
-    headline: str                           # zh-CN
-    description: str                        # zh-CN
+    event: str  # zh-CN, e.g. "河道水位预警"
+    level: str  # blue | yellow | orange | red
+    headline: str  # zh-CN
+    description: str  # zh-CN
     instruction: str | None
-    sender_name: str                        # e.g. "象山县防汛防台抗旱指挥部"
+    sender_name: str  # e.g. "象山县防汛防台抗旱指挥部"
     areas: Sequence[CapArea]
-    category: str = "Met"                   # CAP category
-    response_type: str = "Evacuate"         # CAP responseType
+    category: str = "Met"  # CAP category
+    response_type: str = "Evacuate"  # CAP responseType
     expires: datetime | None = None
     web: str | None = None
-    note: str | None = None                 # e.g. "演练 drill 3" for exercises
-    code: Sequence[str] = ()                # e.g. ("drill:3",)
+    note: str | None = None  # e.g. "演练 drill 3" for exercises
+    code: Sequence[str] = ()  # e.g. ("drill:3",)
 
 
 def severity_for(level: str) -> tuple[str, str, str]:
-    """(urgency, severity, certainty) for a warning colour; see ``SEVERITY``."""
+    """(urgency, severity, certainty) for a warning colour; see ``floodctl.domain.levels.LEVEL_CAP``."""
     try:
-        return SEVERITY[level]
+        return LEVEL_CAP[level]
     except KeyError:
         raise ValueError(f"unknown warning level {level!r}; one of {', '.join(LEVELS)}") from None
 
@@ -144,7 +166,7 @@ def cap_datetime(value: datetime) -> str:
     seconds = int(offset.total_seconds())
     if offset % timedelta(minutes=1):
         raise ValueError(f"UTC offset {offset} of {value!r} is not a whole number of minutes")
-    sign = "-" if seconds <= 0 else "+"   # zero offset is "-00:00" per CAP 1.2
+    sign = "-" if seconds <= 0 else "+"  # zero offset is "-00:00" per CAP 1.2
     hours, minutes = divmod(abs(seconds) // 60, 60)
     return f"{value:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
 
@@ -288,11 +310,15 @@ def _check(m: CapMessage) -> None:
         cap_datetime(m.expires)
         if m.expires <= m.sent:
             raise ValueError(f"expires {m.expires.isoformat()} is not after sent {m.sent.isoformat()}")
-    for value, what in ((m.event, "event"), (m.headline, "headline"), (m.description, "description"),
-                        (m.sender_name, "sender_name")):
+    for value, what in (
+        (m.event, "event"),
+        (m.headline, "headline"),
+        (m.description, "description"),
+        (m.sender_name, "sender_name"),
+    ):
         _check_text(value, what)
-    for value, what in ((m.instruction, "instruction"), (m.note, "note"), (m.web, "web")):
-        _check_text(value, what, required=False)
+    for optional, what in ((m.instruction, "instruction"), (m.note, "note"), (m.web, "web")):
+        _check_text(optional, what, required=False)
     for n, code in enumerate(m.code):
         _check_text(code, f"code[{n}]")
     for n, area in enumerate(m.areas):
@@ -306,12 +332,15 @@ def _parts(geom: Any) -> list[Polygon]:
     if geom.is_empty:
         return []
     if not geom.is_valid:
-        geom = shapely.make_valid(Polygon(geom.exterior) if isinstance(geom, Polygon)
-                                  else MultiPolygon([Polygon(p.exterior) for p in geom.geoms]))
+        geom = shapely.make_valid(
+            Polygon(geom.exterior)
+            if isinstance(geom, Polygon)
+            else MultiPolygon([Polygon(p.exterior) for p in geom.geoms])
+        )
     if isinstance(geom, Polygon):
         return [geom]
     found: list[Polygon] = []
-    for sub in getattr(geom, "geoms", ()):   # MultiPolygon or GeometryCollection; lines and points drop out
+    for sub in getattr(geom, "geoms", ()):  # MultiPolygon or GeometryCollection; lines and points drop out
         found.extend(_parts(sub))
     return found
 
@@ -323,7 +352,7 @@ def _fit(part: Polygon, where: str) -> list[list[tuple[float, float]]]:
     starts at the snapping grid and doubles until every ring fits. Snapping uses GEOS' precision model,
     which keeps the result valid (a sliver may split off into its own part, or vanish).
     """
-    grid = 10.0 ** -COORD_DECIMALS
+    grid = 10.0**-COORD_DECIMALS
     tolerance = 0.0
     while True:
         simplified = part.simplify(tolerance, preserve_topology=True) if tolerance else part
@@ -343,3 +372,56 @@ def _fit(part: Polygon, where: str) -> list[list[tuple[float, float]]]:
 def _num(value: float) -> str:
     text = f"{value:.{COORD_DECIMALS}f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def cap_document(conn: psycopg.Connection, order_id: int, settings: Settings) -> bytes:
+    """The order ``order_id`` as a CAP 1.2 document (NotFound when there is no such order)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        order = cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        ref = None
+        if order["refers_to"] is not None:
+            ref = cur.execute(
+                "SELECT id, drafted_at, approved_at FROM orders WHERE id = %s", (order["refers_to"],)
+            ).fetchone()
+        towns = cur.execute(
+            "SELECT code, name, geometry FROM towns WHERE code = ANY(%s) ORDER BY code", (order["towns"],)
+        ).fetchall()
+    return build_cap(order_message(order, ref, towns, settings))
+
+
+def _sent(order: Mapping[str, Any]) -> datetime:
+    """When an order went out: its approval, or its drafting while it is a draft."""
+    return order["approved_at"] or order["drafted_at"]  # type: ignore[no-any-return]
+
+
+def order_message(
+    order: Mapping[str, Any], ref: Mapping[str, Any] | None, towns: Sequence[Mapping[str, Any]], settings: Settings
+) -> CapMessage:
+    """The CAP message of an ``orders`` row, the order it refers to (Update/Cancel) and its towns."""
+    sender = f"{settings.county_code}-hq@floodctl"
+    references = []
+    if ref is not None:
+        references.append((sender, cap_identifier(settings.county_code, ref["id"], _sent(ref)), _sent(ref)))
+    drill = order["drill_id"] != 0
+    return CapMessage(
+        identifier=cap_identifier(settings.county_code, order["id"], _sent(order)),
+        sender=sender,
+        sent=_sent(order).astimezone(settings.tz),
+        status="Exercise" if drill else "Actual",
+        msg_type=ORDER_MSG_TYPE[order["msg_type"]],
+        references=references,
+        event=f"{HAZARD_ZH[order['hazard']]}应急响应指令",
+        level=order["level"] or "yellow",
+        headline=order["title_zh"],
+        description=order["body_zh"],
+        instruction=order["sms_zh"],
+        sender_name=settings.hq_name,
+        areas=[CapArea(description=t["name"], geometry=t["geometry"], geocode=t["code"]) for t in towns],
+        category=HAZARD_CATEGORY.get(order["hazard"], "Safety"),
+        response_type=ORDER_RESPONSE[order["msg_type"]],
+        note=f"演练 drill {order['drill_id']}" if drill else None,
+        code=(f"drill:{order['drill_id']}",) if drill else (),
+        web=f"{settings.public_url.rstrip('/')}/api/v1/orders/{order['id']}",
+    )

@@ -60,7 +60,7 @@ def alerts(no_engine: bool, no_dispatch: bool) -> None:
         from alerts.engine import run_engine
         from alerts.rules import DEFAULT_PATH, load_rules
 
-        load_rules(settings.rules_path or DEFAULT_PATH)     # a broken rules file: one clear error, before starting
+        load_rules(settings.rules_path or DEFAULT_PATH)  # a broken rules file: one clear error, before starting
         runners.append(("engine", run_engine))
     if not no_dispatch:
         from alerts.dispatch import run_dispatcher

@@ -21,7 +21,7 @@ Any number of dispatcher processes may run against one database. Each loop:
 The deadline of a delivery is the 叫应 deadline of the call that queued it: its creation plus its
 order's ``ack_deadline_s``, or its town's current ``order_towns.deadline_at`` when that is sooner (a
 resend). A gateway or broker outage of any length shorter than that is ridden out; the last retry is
-timed to fall on the deadline itself. Past it the person's call has escalated (alerts.orders.callout_tick
+timed to fall on the deadline itself. Past it the person's call has escalated (alerts.callout.callout_tick
 escalates a town still pending at its deadline, whatever its deliveries' states), so the row fails with
 the last error. A row first claimed after its deadline (every dispatcher was down) is still tried once:
 nothing queued is dropped unsent.
@@ -73,13 +73,22 @@ from alerts.channels import (
     SmsChannel,
     channels_for,
 )
+from alerts.outbox import (
+    CLAIM_SQL,
+    EXTEND_SQL,
+    FAIL_SQL,
+    OUTBOX_CHANNEL,
+    RELEASE_SQL,
+    RETRY_SQL,
+    SENT_SQL,
+)
+from alerts.ratelimit import TokenBucket
 from floodctl.core import db
 from floodctl.core.errors import ServiceUnavailable
 from floodctl.core.settings import Settings
 
 log = logging.getLogger("floodctl.dispatch")
 
-NOTIFY_CHANNEL = "floodctl_outbox"
 POLL_S = 0.5
 RECONNECT_S = 2.0
 MAX_RECONNECT_S = 5.0
@@ -92,130 +101,26 @@ MQTT_CONNECT_WAIT_S = 10.0
 # A broadcast is thousands of sends: each success is DEBUG, retries INFO, anything final and bad WARNING.
 LOG_LEVELS = {"sent": logging.DEBUG, "reconciled": logging.INFO, "retry": logging.INFO}
 
-DELIVERIES = PromCounter("floodctl_deliveries", "Outbox deliveries handled, by channel and outcome "
-                         "(sent, reconciled, retry, in_doubt, failed, gave_up, cancelled, lost, released)",
-                         ["channel", "outcome"])
-
-# Pending rows that are due, and sending rows whose holder's lease expired (in doubt). A claimed row's
-# next_attempt_at is its lease end, so one index range (deliveries_due_idx) finds both kinds.
-CLAIM_SQL = """
-WITH due AS (
-    SELECT d.id, d.state AS was, o.status AS order_status,
-           extract(epoch FROM least(d.created_at + make_interval(secs => o.ack_deadline_s), ot.deadline_at)
-                              - now())::float8 AS deadline_in_s
-      FROM deliveries d
-      JOIN orders o ON o.id = d.order_id
-      LEFT JOIN order_towns ot ON ot.order_id = d.order_id AND ot.town_code = d.town_code
-     WHERE d.state IN ('pending', 'sending')
-       AND d.next_attempt_at <= now()
-       AND (d.state = 'pending' OR d.lease_until IS NULL OR d.lease_until < now())
-       AND d.channel = ANY(%(channels)s)
-     ORDER BY d.next_attempt_at, d.id
-     LIMIT %(limit)s
-       FOR UPDATE OF d SKIP LOCKED
+DELIVERIES = PromCounter(
+    "floodctl_deliveries",
+    "Outbox deliveries handled, by channel and outcome "
+    "(sent, reconciled, retry, in_doubt, failed, gave_up, cancelled, lost, released)",
+    ["channel", "outcome"],
 )
-UPDATE deliveries d
-   SET state = CASE due.order_status WHEN 'approved' THEN 'sending'
-                                     WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
-       attempts = d.attempts + (due.order_status = 'approved')::int,
-       in_doubt = d.in_doubt OR due.was = 'sending',
-       lease_until = CASE WHEN due.order_status = 'approved' THEN now() + make_interval(secs => %(lease)s) END,
-       next_attempt_at = CASE WHEN due.order_status = 'approved' THEN now() + make_interval(secs => %(lease)s)
-                              ELSE d.next_attempt_at END,
-       last_error = CASE due.order_status WHEN 'approved' THEN d.last_error
-                                          WHEN 'cancelled' THEN 'order cancelled'
-                                          ELSE 'order not approved (' || due.order_status || ')' END,
-       updated_at = now()
-  FROM due
- WHERE d.id = due.id
-RETURNING d.id, d.order_id, d.drill_id, d.town_code, d.recipient, d.channel, d.address, d.round, d.body,
-          d.attempts, d.created_at, d.in_doubt, d.state, due.deadline_in_s
-"""
-
-_MINE = "id = %(id)s AND state = 'sending' AND attempts = %(attempts)s"
-
-EXTEND_SQL = f"""
-UPDATE deliveries
-   SET lease_until = now() + make_interval(secs => %(secs)s),
-       next_attempt_at = now() + make_interval(secs => %(secs)s),
-       updated_at = now()
- WHERE {_MINE}
-RETURNING id
-"""
-
-# A status callback may already have moved the row on (delivered): the fence leaves it alone.
-SENT_SQL = f"""
-UPDATE deliveries
-   SET state = 'sent', provider_id = %(provider_id)s, sent_at = now(), lease_until = NULL, in_doubt = false,
-       updated_at = now()
- WHERE {_MINE}
-"""
-
-RETRY_SQL = f"""
-UPDATE deliveries
-   SET state = 'pending', next_attempt_at = now() + make_interval(secs => %(delay)s), lease_until = NULL,
-       in_doubt = %(in_doubt)s, last_error = %(error)s, updated_at = now()
- WHERE {_MINE}
-"""
-
-FAIL_SQL = f"""
-UPDATE deliveries
-   SET state = 'failed', lease_until = NULL, in_doubt = %(in_doubt)s, last_error = %(error)s, updated_at = now()
- WHERE {_MINE}
-"""
-
-# Stopping before the gateway was called: the row goes back untouched, for any dispatcher to take.
-RELEASE_SQL = f"""
-UPDATE deliveries
-   SET state = 'pending', attempts = attempts - 1, next_attempt_at = now(), lease_until = NULL, updated_at = now()
- WHERE {_MINE}
-"""
-
-
-class TokenBucket:
-    """A thread-safe token bucket; ``acquire`` blocks until the caller's token is due.
-
-    Callers reserve tokens in arrival order (the balance may go negative), so N blocked threads are
-    released ``1 / rate`` apart. ``burst``: tokens that may be spent at once (default a tenth of a
-    second's worth, at least one).
-    """
-
-    def __init__(self, rate_per_s: float, burst: float | None = None) -> None:
-        if rate_per_s <= 0:
-            raise ValueError("rate_per_s must be positive")
-        self.rate = rate_per_s
-        self.capacity = burst if burst is not None else max(1.0, rate_per_s / 10)
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self, stop: threading.Event | None = None) -> bool:
-        """Take a token, waiting as needed; False if ``stop`` was set while waiting."""
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate) - 1.0
-            self._stamp = now
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait <= 0:
-            return True
-        if stop is None:
-            time.sleep(wait)
-            return True
-        return not stop.wait(wait)
 
 
 @dataclass(slots=True)
 class _Job:
     delivery: Delivery
     in_doubt: bool
-    lease_deadline: float          # monotonic; conservative (taken before the claim statement ran)
-    deadline: float                # monotonic: the delivery's 叫应 deadline (retries stop there)
+    lease_deadline: float  # monotonic; conservative (taken before the claim statement ran)
+    deadline: float  # monotonic: the delivery's 叫应 deadline (retries stop there)
     reconciled: bool = False
 
 
 def backoff_s(settings: Settings, attempts: int) -> float:
     """Delay before the next attempt after ``attempts`` attempts: doubling, capped, ±20 % jitter."""
-    base = min(settings.dispatch_backoff_s * 2 ** min(max(attempts - 1, 0), 30), settings.dispatch_backoff_max_s)
+    base = min(settings.dispatch_backoff_s * 2.0 ** min(max(attempts - 1, 0), 30), settings.dispatch_backoff_max_s)
     return base * random.uniform(1 - JITTER, 1 + JITTER)
 
 
@@ -295,11 +200,11 @@ class Dispatcher:
                     for job in jobs:
                         self._submit(executor, job)
                     if claimed == free:
-                        continue            # there may be more due: claim again once a thread is free
+                        continue  # there may be more due: claim again once a thread is free
                 self._wake.wait(POLL_S)
                 self._wake.clear()
         finally:
-            executor.shutdown(wait=True)    # bounded by the gateway timeouts; waiting rows are released
+            executor.shutdown(wait=True)  # bounded by the gateway timeouts; waiting rows are released
             listener.join(POLL_S * 4)
             self.close()
 
@@ -367,9 +272,16 @@ class Dispatcher:
     def _open_pool(self) -> None:
         if self._pool is not None:
             return
-        pool = ConnectionPool(self.dsn, min_size=1, max_size=self.threads + 1, name="dispatch", open=False,
-                              kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=60,
-                              check=lambda conn: db.check_and_sweep(pool, conn))
+        pool = ConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=self.threads + 1,
+            name="dispatch",
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": 5},
+            reconnect_timeout=60,
+            check=lambda conn: db.check_and_sweep(pool, conn),
+        )
         try:
             pool.open(wait=True, timeout=POOL_OPEN_WAIT_S)
         except Exception as exc:
@@ -379,20 +291,33 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> tuple[list[_Job], int]:
         started = time.monotonic()
-        rows = self._connection().execute(CLAIM_SQL, {"channels": self.channel_names, "limit": limit,
-                                                      "lease": self.lease_s}).fetchall()
+        rows = (
+            self._connection()
+            .execute(CLAIM_SQL, {"channels": self.channel_names, "limit": limit, "lease": self.lease_s})
+            .fetchall()
+        )
         jobs = []
         for row in rows:
             delivery = Delivery(*row[:11])
             in_doubt, state, deadline_in_s = bool(row[11]), row[12], row[13]
-            if state != "sending":          # cancelled / not approved: settled by the claim itself
+            if state != "sending":  # cancelled / not approved: settled by the claim itself
                 self._count(delivery.channel, "cancelled" if state == "cancelled" else "failed")
-                log.info("dispatch: delivery %d (%s to %s) %s, not sent", delivery.id, delivery.channel,
-                         delivery.address, "cancelled with its order" if state == "cancelled" else state)
+                log.info(
+                    "dispatch: delivery %d (%s to %s) %s, not sent",
+                    delivery.id,
+                    delivery.channel,
+                    delivery.address,
+                    "cancelled with its order" if state == "cancelled" else state,
+                )
                 continue
             if in_doubt:
-                log.info("dispatch: delivery %d (%s to %s) in doubt after attempt %d: reconciling first",
-                         delivery.id, delivery.channel, delivery.address, delivery.attempts - 1)
+                log.info(
+                    "dispatch: delivery %d (%s to %s) in doubt after attempt %d: reconciling first",
+                    delivery.id,
+                    delivery.channel,
+                    delivery.address,
+                    delivery.attempts - 1,
+                )
             deadline = started + (float(deadline_in_s) if deadline_in_s is not None else 0.0)
             jobs.append(_Job(delivery, in_doubt, started + self.lease_s, deadline))
         return jobs, len(rows)
@@ -403,16 +328,15 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     failed = False
-                    self._wake.set()        # anything notified while we were not listening
+                    self._wake.set()  # anything notified while we were not listening
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=POLL_S):
                             self._wake.set()
             except psycopg.Error as exc:
                 if not failed:
-                    log.warning("dispatch: LISTEN %s failed (%s); polling meanwhile", NOTIFY_CHANNEL,
-                                _first_line(exc))
+                    log.warning("dispatch: LISTEN %s failed (%s); polling meanwhile", OUTBOX_CHANNEL, _first_line(exc))
                 failed = True
                 stop.wait(RECONNECT_S)
 
@@ -431,14 +355,18 @@ class Dispatcher:
         try:
             try:
                 result = self._attempt(job)
-            except Exception as exc:   # a bug in a channel must not stop the dispatcher; the row is in doubt
+            except Exception as exc:  # a bug in a channel must not stop the dispatcher; the row is in doubt
                 log.exception("dispatch: delivery %d: unexpected error", job.delivery.id)
                 result = SendResult.in_doubt(f"internal error: {type(exc).__name__}: {exc}")
             if result is not None:
                 self._record(job, result)
-        except psycopg.OperationalError as exc:     # the database went away (PoolTimeout is one too)
-            log.warning("dispatch: delivery %d: result not recorded (%s); it is taken up again, in doubt, once its "
-                        "lease expires", job.delivery.id, _first_line(exc))
+        except psycopg.OperationalError as exc:  # the database went away (PoolTimeout is one too)
+            log.warning(
+                "dispatch: delivery %d: result not recorded (%s); it is taken up again, in doubt, once its "
+                "lease expires",
+                job.delivery.id,
+                _first_line(exc),
+            )
         except Exception:
             log.exception("dispatch: delivery %d: recording the result failed", job.delivery.id)
         finally:
@@ -460,7 +388,8 @@ class Dispatcher:
         bucket = self._buckets[self._bucket_key(channel)]
         if job.in_doubt:
             if not bucket.acquire(self._stop):
-                return self._release(job)
+                self._release(job)
+                return None
             if not self._hold(job, channel):
                 return None
             try:
@@ -472,7 +401,8 @@ class Dispatcher:
                 log.info("dispatch: delivery %d was sent before (%s): not sending again", d.id, provider_id)
                 return SendResult.sent(provider_id)
         if not bucket.acquire(self._stop):
-            return self._release(job)
+            self._release(job)
+            return None
         if not self._hold(job, channel):
             return None
         return channel.send(d)
@@ -489,17 +419,18 @@ class Dispatcher:
         secs = max(self.lease_s, budget + 1.0)
         started = time.monotonic()
         try:
-            rows = self._execute(EXTEND_SQL, {"secs": secs, "id": job.delivery.id,
-                                              "attempts": job.delivery.attempts})
+            rows = self._execute(EXTEND_SQL, {"secs": secs, "id": job.delivery.id, "attempts": job.delivery.attempts})
         except (psycopg.Error, PoolTimeout) as exc:
             # Unsure whether we still hold it: do not send. Its lease runs out and it is taken over, in doubt.
-            log.warning("dispatch: delivery %d: lease not extended (%s): not sending it now", job.delivery.id,
-                        _first_line(exc))
+            log.warning(
+                "dispatch: delivery %d: lease not extended (%s): not sending it now", job.delivery.id, _first_line(exc)
+            )
             return False
         if rows != 1:
             self._count(job.delivery.channel, "lost")
-            log.warning("dispatch: delivery %d was taken over by another dispatcher before sending: left to it",
-                        job.delivery.id)
+            log.warning(
+                "dispatch: delivery %d was taken over by another dispatcher before sending: left to it", job.delivery.id
+            )
             return False
         job.lease_deadline = started + secs
         return True
@@ -507,7 +438,6 @@ class Dispatcher:
     def _release(self, job: _Job) -> None:
         self._execute(RELEASE_SQL, {"id": job.delivery.id, "attempts": job.delivery.attempts})
         self._count(job.delivery.channel, "released")
-        return None
 
     def _record(self, job: _Job, result: SendResult) -> None:
         d = job.delivery
@@ -527,20 +457,30 @@ class Dispatcher:
             if left <= 0:
                 error = f"gave up at the 叫应 deadline after {d.attempts} attempts: {result.error}"
                 done, outcome = self._execute(FAIL_SQL, {**fence, "in_doubt": in_doubt, "error": error}), "gave_up"
-            else:       # the last retry falls on the deadline itself
+            else:  # the last retry falls on the deadline itself
                 delay = min(backoff_s(self.settings, d.attempts), left)
-                done = self._execute(RETRY_SQL, {**fence, "delay": delay, "in_doubt": in_doubt,
-                                                 "error": result.error})
+                done = self._execute(RETRY_SQL, {**fence, "delay": delay, "in_doubt": in_doubt, "error": result.error})
         else:
             done = self._execute(FAIL_SQL, {**fence, "in_doubt": False, "error": result.error})
         self._count(d.channel, outcome)
         if result.outcome == "retry" and (result.error or "").startswith("429"):
             self._count(d.channel, "rate_limited", metric=False)
-        log.log(LOG_LEVELS.get(outcome, logging.WARNING), "dispatch: delivery %d (%s to %s, attempt %d): %s%s",
-                d.id, d.channel, d.address, d.attempts, outcome, f" — {result.error}" if result.error else "")
+        log.log(
+            LOG_LEVELS.get(outcome, logging.WARNING),
+            "dispatch: delivery %d (%s to %s, attempt %d): %s%s",
+            d.id,
+            d.channel,
+            d.address,
+            d.attempts,
+            outcome,
+            f" — {result.error}" if result.error else "",
+        )
         if not done:
-            log.info("dispatch: delivery %d changed meanwhile (status callback or device ack): result %s not "
-                     "written", d.id, outcome)
+            log.info(
+                "dispatch: delivery %d changed meanwhile (status callback or device ack): result %s not written",
+                d.id,
+                outcome,
+            )
 
     def _execute(self, sql: str, params: dict[str, Any]) -> int:
         """Run one fenced update on a pooled connection, retrying a lost connection; rows updated."""
@@ -578,29 +518,48 @@ def run_dispatcher(settings: Settings, dsn: str, stop: threading.Event) -> None:
     try:
         target = mqtt_target(settings)
     except ServiceUnavailable as exc:
-        log.warning("dispatch: %s — LED board and loudspeaker deliveries wait for a dispatcher with a broker",
-                    exc.message)
+        log.warning(
+            "dispatch: %s — LED board and loudspeaker deliveries wait for a dispatcher with a broker", exc.message
+        )
         target = None
     if target is not None:
         address = BrokerAddress.parse(target.url)
-        client, props = make_client(target.url, f"{settings.mqtt_client_prefix}-dispatch-{uuid.uuid4().hex[:8]}",
-                                    protocol=target.protocol, persistent=False)
+        client, props = make_client(
+            target.url,
+            f"{settings.mqtt_client_prefix}-dispatch-{uuid.uuid4().hex[:8]}",
+            protocol=target.protocol,
+            persistent=False,
+        )
         listener = DeviceAckListener(client, dsn).start()
-        connect_async(client, target.url, keepalive=settings.mqtt_keepalive_s, protocol=target.protocol,
-                      properties=props, persistent=False)
+        connect_async(
+            client,
+            target.url,
+            keepalive=settings.mqtt_keepalive_s,
+            protocol=target.protocol,
+            properties=props,
+            persistent=False,
+        )
         client.loop_start()
         if listener.subscribed.wait(MQTT_CONNECT_WAIT_S):
             log.info("dispatch: MQTT broker %s:%d connected; listening for device acks", address.host, address.port)
         else:
-            log.warning("dispatch: MQTT broker %s:%d not reachable yet; device deliveries are retried until it is",
-                        address.host, address.port)
+            log.warning(
+                "dispatch: MQTT broker %s:%d not reachable yet; device deliveries are retried until it is",
+                address.host,
+                address.port,
+            )
     try:
         dispatcher = Dispatcher(settings, dsn, client)
         live, drill = dispatcher.channels[False]["sms"], dispatcher.channels[True]["sms"]
-        log.info("dispatch: running with %d threads; channels %s; live SMS %s; drill SMS %s; "
-                 "SMS rate %.4g/s per gateway in this process", dispatcher.threads,
-                 ", ".join(dispatcher.channel_names), describe_channel(live), describe_channel(drill),
-                 settings.sms_rate_per_s)
+        log.info(
+            "dispatch: running with %d threads; channels %s; live SMS %s; drill SMS %s; "
+            "SMS rate %.4g/s per gateway in this process",
+            dispatcher.threads,
+            ", ".join(dispatcher.channel_names),
+            describe_channel(live),
+            describe_channel(drill),
+            settings.sms_rate_per_s,
+        )
         dispatcher.run(stop)
         log.info("dispatch: stopped (%s)", _summary(dispatcher.stats.items()))
     finally:

@@ -1,6 +1,6 @@
 """The rule engine: committed readings in, warnings and drafted (or auto-approved) orders out.
 
-Ingest sends ``NOTIFY floodctl_obs`` in the transaction that commits a batch, naming each station's
+Ingest notifies (ingest/notices.py) in the transaction that commits a batch, naming each station's
 drill and time range. The engine fetches just those rows, merges them into a per-station window
 (numpy arrays, as long as the longest rule window), judges the station at event time with
 ``alerts.rules.evaluate``, advances each warning with ``alerts.lifecycle.step`` and writes the
@@ -8,78 +8,56 @@ warnings, their events and any order in one transaction. A sweep every ``SWEEP_S
 station at the current clock, so that silent stations go stale and quiet ones clear.
 
 Clocks: live data is judged against the wall clock; a drill against its own newest reading (a replay
-runs on storm time). Data older than ``late_after_s`` behind that clock is late: it is stored and it
-may raise a warning as history, but it never drafts an order for a situation that is already over.
+runs on storm time). Data older than ``late_after_s`` behind that clock is late: it may raise a warning
+as history, never an order. Readings older than what their station was judged at are judged at their
+own time after the newer ones (``judge_late``: an active warning escalates, a past stretch is 补录).
 
-One engine runs at a time: the holder of the ``engine_lease`` row (migration 0015). The active
-engine renews it in every write transaction (the 叫应 tick does so every second); a standby polls
-for it and takes it over, with the next epoch, once it has gone unrenewed for ``FLOOD_ENGINE_LEASE_S``
-(a dead host, a frozen process, a lost network). **Fencing**: every write transaction of the active
-engine first locks and renews the row for its own holder and epoch (``FENCE``); a former holder that
-wakes up finds it taken over, writes nothing (``LeaseLost``) and stands by. A takeover waits for a
-write in flight, and the server ends a transaction left idle by a frozen process after the same TTL
-(``idle_in_transaction_session_timeout``), so a frozen engine can never pin the row.
-A standby holds no LISTEN (PostgreSQL keeps every notification until the slowest listener has read it):
-it LISTENs once it is active, then catches up from the database.
+One engine runs at a time, the lease's holder (alerts/lease.py), which fences every write transaction.
 
 **Catch-up**: each judge transaction records per station the event time of the newest reading it
 judged (``engine_judged``). On becoming active (a start, a takeover, a reconnect after a database
 outage of any length) the engine judges every reading newer than that at its own event time, in
-order, before listening for new ones. ``run_engine`` reconnects with back-off for as long as the
-database is away, logging once per outage. The 叫应 timers (alerts.orders.callout_tick) run in this
-loop too; dispatch is alerts/dispatch.py.
+order, before listening for new ones. ``run_engine`` reconnects with back-off while the database is
+away, logging once per outage. The 叫应 timers (alerts/callout.py) run in this loop too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import psycopg
-from shapely.geometry import Point, shape
-from shapely.strtree import STRtree
 
-from alerts import orders, warnings
-from alerts.lifecycle import ACTIVE, LEVEL_RANK, Event, peak_level, replay, step, step_late
+from alerts import callout, orders, registry, warnings
+from alerts.geography import Geography, Subject
+from alerts.lease import Lease, LeaseLost, engine_holder, session_name
+from alerts.lifecycle import ACTIVE, Event, replay, step, step_late
 from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Station, evaluate, load_rules
 from alerts.templates import suggest_response_level
-from alerts.typhoon import StormFix, typhoon_signal
+from alerts.typhoon import typhoon_signal
+from alerts.window import Window, times_after
 from floodctl.core import db
 from floodctl.core.errors import ServiceUnavailable
 from floodctl.core.settings import Settings
+from floodctl.domain.levels import LEVEL_RANK
+from floodctl.domain.storms import StormFix
+from ingest import notices
 
 log = logging.getLogger("floodctl.alerts.engine")
 
-LISTEN_CHANNEL = "floodctl_obs"
-LEASE_NAME = "rules"
-JUDGE_CHUNK = 500        # judgments per transaction: a long catch-up never holds one transaction (or the lease) long
-RECONNECT_S = 0.5        # first retry after the database went away; doubles up to MAX_RECONNECT_S
+JUDGE_CHUNK = 500  # judgments per transaction: a long catch-up never holds one transaction (or the lease) long
+RECONNECT_S = 0.5  # first retry after the database went away; doubles up to MAX_RECONNECT_S
 MAX_RECONNECT_S = 5.0
 SWEEP_S = 30.0
-SWEEP_CHUNK = 200        # stations judged per loop turn by the sweep, so fresh readings never wait long
+SWEEP_CHUNK = 200  # stations judged per loop turn by the sweep, so fresh readings never wait long
 TICK_S = 1.0
-NEAR_COAST_KM = 5.0
 
-STATIONS = """
-SELECT s.id, s.code, s.kind, coalesce(s.town_code, ''), s.name, s.lon, s.lat,
-       s.wrz, s.grz, s.fsltdz_meiyu, s.fsltdz_typhoon, s.dsflz, s.ckflz, s.dam_crest,
-       s.tide_blue, s.tide_yellow, s.tide_orange, s.tide_red, s.seawall_crest
-FROM stations s WHERE s.active
-"""
-THRESHOLD_NAMES = ("wrz", "grz", "fsltdz_meiyu", "fsltdz_typhoon", "dsflz", "ckflz", "dam_crest",
-                   "tide_blue", "tide_yellow", "tide_orange", "tide_red", "seawall_crest")
 METRICS = "SELECT id, name FROM metrics"
-TOWNS = "SELECT code, geometry FROM towns WHERE geometry IS NOT NULL"
-CATCHMENTS = "SELECT geojson FROM layers WHERE name = 'catchments'"
 FETCH = """
 SELECT o.station_id, o.metric_id, extract(epoch FROM o.ts)::float8, o.value
 FROM observations o
@@ -96,49 +74,13 @@ WHERE (l.drill_id = 0 AND l.ts > now() - make_interval(secs => %s))
    OR (l.drill_id <> 0 AND d.ended_at IS NULL)
 GROUP BY l.drill_id, l.station_id
 """
-STORMS = """
-SELECT drill_id, extract(epoch FROM at)::float8, lat, lon, max_wind_ms, pressure_hpa, forecast FROM storm_fixes
-WHERE drill_id = 0 AND at > now() - interval '10 days'
-   OR drill_id IN (SELECT id FROM drills WHERE id <> 0 AND ended_at IS NULL)
-ORDER BY drill_id, at, forecast
-"""
-AREA_STEP_S = 600.0      # the typhoon signal is judged again when a storm's clock has moved this far
+AREA_STEP_S = 600.0  # the typhoon signal is judged again when a storm's clock has moved this far
 COUNTY = "county"
-# The levels warnings of one rule and subject reached over a stretch of event time (late data about it).
-COVERING = """
-SELECT level_history FROM warnings
- WHERE drill_id = %s AND rule_id = %s AND subject = %s
-   AND raised_at <= to_timestamp(%s) AND coalesce(cleared_at, 'infinity') >= to_timestamp(%s)
-"""
-FLOOD_ACTIVE = "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' " \
-               "AND NOT late AND hazard IS NOT NULL"
+FLOOD_ACTIVE = (
+    "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' "
+    "AND NOT late AND hazard IS NOT NULL"
+)
 
-# The lease (see the module docstring). Taking it: free, expired, or already ours (a reconnect); next epoch.
-ACQUIRE = """
-INSERT INTO engine_lease AS l (name, holder, epoch, expires_at)
-VALUES (%(name)s, %(holder)s, 1, now() + make_interval(secs => %(ttl)s))
-ON CONFLICT (name) DO UPDATE
-   SET holder = excluded.holder, epoch = l.epoch + 1, acquired_at = now(), expires_at = excluded.expires_at
- WHERE l.expires_at < now() OR l.holder = excluded.holder
-RETURNING epoch
-"""
-# First statement of every write transaction: still ours (holder and epoch)? Locks the row until commit and
-# renews it. No row: taken over meanwhile.
-FENCE = """
-UPDATE engine_lease SET expires_at = now() + make_interval(secs => %(ttl)s)
- WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
-RETURNING epoch
-"""
-RELEASE = "UPDATE engine_lease SET expires_at = now() " \
-          "WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s"
-PREVIOUS = "SELECT holder, extract(epoch FROM expires_at)::float8 FROM engine_lease WHERE name = %s FOR UPDATE"
-# After a takeover: the former holder's sessions (a frozen process still LISTENing would pin the NOTIFY queue
-# until the server's TCP keepalive gives up on it, hours later). Same role, so no superuser needed.
-END_SESSIONS = """
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
- WHERE application_name = %s AND pid <> pg_backend_pid()
-"""
-HOLDER = "SELECT holder, extract(epoch FROM expires_at - now())::float8 FROM engine_lease WHERE name = %s"
 JUDGED = """
 SELECT drill_id, station_id, extract(epoch FROM through)::float8 FROM engine_judged
  WHERE drill_id = ANY(%s)
@@ -150,138 +92,66 @@ ON CONFLICT (drill_id, station_id) DO UPDATE SET through = greatest(j.through, e
 """
 
 
-Dirty = dict[tuple[int, int], tuple[float, float]]     # (drill, station) -> (first, last) reading time to fetch
-
-
-class LeaseLost(Exception):
-    """Another engine took the lease over (this one was frozen or cut off): stand by."""
-
-
-@dataclass(slots=True)
-class Window:
-    """Recent readings of one station, per metric, ascending in time."""
-
-    series: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    newest: float = -np.inf
-
-    def merge(self, metric: str, times: np.ndarray, values: np.ndarray, horizon_s: float) -> None:
-        old = self.series.get(metric)
-        if old is not None and len(old[0]):
-            times = np.concatenate((old[0], times))
-            values = np.concatenate((old[1], values))
-        order = np.argsort(times, kind="stable")
-        times, values = times[order], values[order]
-        keep = np.ones(len(times), dtype=bool)
-        keep[1:] = times[1:] != times[:-1]            # the first stored value of a time wins (as in the table)
-        times, values = times[keep], values[keep]
-        if len(times):
-            self.newest = max(self.newest, float(times[-1]))
-            cut = int(np.searchsorted(times, self.newest - horizon_s, side="left"))
-            times, values = times[cut:], values[cut:]
-        self.series[metric] = (times, values)
-
-
-class Geography:
-    """Which towns a station's situation concerns: its own town, the towns of its catchment, and for
-    tide stations the towns within NEAR_COAST_KM of it."""
-
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.codes: list[str] = []
-        shapes = []
-        for code, geometry in conn.execute(TOWNS):
-            self.codes.append(code)
-            shapes.append(shape(geometry))
-        self.town_shapes = shapes
-        self.tree = STRtree(shapes) if shapes else None
-        row = conn.execute(CATCHMENTS).fetchone()
-        self.catchments = [shape(f["geometry"]) for f in (row[0].get("features", []) if row else [])
-                           if f.get("geometry")]
-        self._cache: dict[str, list[str]] = {}
-
-    def affected(self, station: Station, lon: float, lat: float) -> list[str]:
-        if station.code in self._cache:
-            return self._cache[station.code]
-        towns = [station.town] if station.town else []
-        if self.tree is not None:
-            point = Point(lon, lat)
-            areas = [c for c in self.catchments if c.contains(point)]
-            if station.kind == "tide":
-                areas.append(point.buffer(NEAR_COAST_KM / 111.0))
-            for area in areas:
-                for index in self.tree.query(area, predicate="intersects"):
-                    code = self.codes[int(index)]
-                    if code not in towns and self.town_shapes[int(index)].intersection(area).area > 1e-6:
-                        towns.append(code)
-        self._cache[station.code] = towns
-        return towns
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What a decision is about, as a warning and an order need it."""
-
-    kind: str                               # station | area
-    town: str | None
-    name: str
-    towns: Callable[[], list[str]]          # the towns an order about it goes to (computed when needed)
+Dirty = dict[tuple[int, int], tuple[float, float]]  # (drill, station) -> (first, last) reading time to fetch
 
 
 class Engine:
-    def __init__(self, settings: Settings, dsn: str, rules: RuleSet | None = None, *, holder: str | None = None,
-                 wait_s: float = db.WAIT_FOR_DB_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dsn: str,
+        rules: RuleSet | None = None,
+        *,
+        holder: str | None = None,
+        wait_s: float = db.WAIT_FOR_DB_S,
+    ) -> None:
         self.settings = settings
         self.dsn = dsn
         self.rules = rules or load_rules(settings.rules_path or DEFAULT_PATH)
         self.holder = holder or engine_holder()
         self.lease_s = float(settings.engine_lease_s)
-        self.epoch: int | None = None
-        self.previous_until: float | None = None     # when the lease's previous term was last renewed
-        self.listen: psycopg.Connection | None = None     # opened (and LISTENing) only while active
-        self.conn = db.connect(dsn, autocommit=True, wait_s=wait_s, application_name=session_name(self.holder),
-                               **db.KEEPALIVE)
+        self.listen: psycopg.Connection | None = None  # opened (and LISTENing) only while active
+        self.conn = db.connect(
+            dsn, autocommit=True, wait_s=wait_s, application_name=session_name(self.holder), **db.KEEPALIVE
+        )
         # A transaction left open by a frozen engine must not pin the lease row (nor anything else) for long.
-        self.conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
-                          (f"{int(self.lease_s * 1000)}ms",))
-        self.metric_names = dict(self.conn.execute(METRICS).fetchall())
+        self.conn.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (f"{int(self.lease_s * 1000)}ms",)
+        )
+        self.lease = Lease(self.conn, self.holder, self.lease_s)
+        self.metric_names: dict[int, str] = dict(self.conn.execute(METRICS).fetchall())
         self.metric_ids = {name: mid for mid, name in self.metric_names.items()}
         full = {r.metric for r in self.rules.rules if r.metric}
         self.full_metrics = {self.metric_ids[m] for m in full if m in self.metric_ids}
-        windows = [r.window_s or 0 for r in self.rules.rules] + [g.window_s or 0 for r in self.rules.rules
-                                                                   for g in r.grades]
+        windows = [float(r.window_s or 0) for r in self.rules.rules]
+        windows += [float(g.window_s or 0) for r in self.rules.rules for g in r.grades]
         windows += [g.value or 0 for r in self.rules.rules if r.check == "stale" for g in r.grades]
         self.horizon_s = float(max(windows, default=0)) + 3600.0
         self.kinds = {k for r in self.rules.rules for k in r.kinds}
         self.stations: dict[int, tuple[Station, float, float]] = {}
         self.codes: dict[str, int] = {}
         self.windows: dict[tuple[int, int], Window] = {}
-        self.judged_through: dict[tuple[int, int], float] = {}   # event time of the newest reading judged
+        self.judged_through: dict[tuple[int, int], float] = {}  # event time of the newest reading judged
         self.clocks: dict[int, float] = {}
         self.tracked: dict[tuple[int, str, str], warnings.Tracked] = {}
         self.geo: Geography | None = None
         self.storms: dict[int, list[StormFix]] = {}
         self.area_judged: dict[int, float] = {}
         self.seen_drills: set[int] = set()
-        self.reloaded_at = 0.0          # monotonic time of the last registry reload
+        self.reloaded_at = 0.0  # monotonic time of the last registry reload
 
     # --- setup ------------------------------------------------------------------------------------
 
     def load(self) -> None:
-        self.stations.clear()
-        for row in self.conn.execute(STATIONS):
-            sid, code, kind, town, name, lon, lat = row[:7]
-            thresholds = dict(zip(THRESHOLD_NAMES, row[7:], strict=True))
-            self.stations[sid] = (Station(code=code, kind=kind, town=town, thresholds=thresholds, name=name), lon, lat)
-            self.codes[code] = sid
+        self.stations = {sid: (p.station, p.lon, p.lat) for sid, p in registry.load_stations(self.conn).items()}
+        self.codes.update({station.code: sid for sid, (station, _, _) in self.stations.items()})
         self.geo = Geography(self.conn)
         self.tracked = warnings.load_open(self.conn)
         self.load_storms()
 
     def load_storms(self) -> None:
         """Storm tracks of live operations and of running drills (fixes past a clock are its forecast)."""
-        self.storms = {}
-        for drill, at, lat, lon, wind, pressure, forecast in self.conn.execute(STORMS):
-            self.storms.setdefault(drill, []).append(StormFix(at=at, lat=lat, lon=lon, max_wind_ms=wind,
-                                                              pressure_hpa=pressure, forecast=forecast))
+        self.storms = registry.load_storms(self.conn)
 
     def catch_up(self) -> int:
         """On becoming active: judge every station with recent data. A station judged before (``engine_judged``)
@@ -292,11 +162,11 @@ class Engine:
         rows = self.conn.execute(RECENT, (self.horizon_s,)).fetchall()
         drills = sorted({int(r[0]) for r in rows})
         through = {(int(d), int(s)): float(t) for d, s, t in self.conn.execute(JUDGED, (drills,)).fetchall()}
-        self.judged_through = dict(through)      # the database's record wins over this process's memory
-        if self.previous_until is not None:
+        self.judged_through = dict(through)  # the database's record wins over this process's memory
+        if self.lease.previous_until is not None:
             for drill, sid, _ in rows:
                 if drill == 0:
-                    through.setdefault((drill, sid), self.previous_until)
+                    through.setdefault((drill, sid), self.lease.previous_until)
         dirty: dict[tuple[int, int], tuple[float, float]] = {}
         for drill, sid, newest in rows:
             since = through.get((drill, sid), newest)
@@ -305,14 +175,14 @@ class Engine:
         if not dirty:
             return 0
         self.fetch(dirty)
-        self.renew()
+        self.lease.renew()
         items: list[tuple[int, int, float]] = []
         for key in dirty:
             window = self.windows[key]
             if not np.isfinite(window.newest):
                 continue
             since = through.get(key)
-            times = _times_after(window, since) if since is not None else []
+            times = times_after(window, since) if since is not None else []
             items += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
         self.judge(items, record=True)
         return len(items)
@@ -326,13 +196,14 @@ class Engine:
         by_drill: dict[int, list[tuple[int, float, float]]] = {}
         for (drill, sid), (lo, hi) in dirty.items():
             window = self.windows.get((drill, sid))
-            if window is None:                      # first sight: the whole window
+            if window is None:  # first sight: the whole window
                 lo = min(lo, hi - self.horizon_s)
             by_drill.setdefault(drill, []).append((sid, lo, hi))
         for drill, items in by_drill.items():
             sids, los, his = zip(*items, strict=True)
-            rows = self.conn.execute(FETCH, dict(sids=list(sids), los=list(los), his=list(his), drill=drill,
-                                                 metrics=list(self.metric_names))).fetchall()
+            rows = self.conn.execute(
+                FETCH, dict(sids=list(sids), los=list(los), his=list(his), drill=drill, metrics=list(self.metric_names))
+            ).fetchall()
             for sid in sids:
                 self.windows.setdefault((drill, sid), Window())
             if not rows:
@@ -343,7 +214,7 @@ class Engine:
             for chunk in np.split(data, bounds):
                 sid, mid = int(chunk[0, 0]), int(chunk[0, 1])
                 times, values = chunk[:, 2], chunk[:, 3]
-                if mid not in self.full_metrics:     # only "a sign of life" matters: keep the newest point
+                if mid not in self.full_metrics:  # only "a sign of life" matters: keep the newest point
                     times, values = times[-1:], values[-1:]
                 self.windows[(drill, sid)].merge(self.metric_names[mid], times, values, self.horizon_s)
             if drill:
@@ -372,18 +243,21 @@ class Engine:
                 continue
             through = self.judged_through.get(key, -np.inf)
             since = max(lo - 1e-6, through)
-            times = [t for t in _times_after(window, since) if t <= hi]
+            times = [t for t in times_after(window, since) if t <= hi]
             judged += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
-            if lo < through:     # every judged time from the oldest new reading on sees data it had not seen
-                late[key] = [t for t in _times_after(window, lo - 1e-6) if t < through]
+            if lo < through:  # every judged time from the oldest new reading on sees data it had not seen
+                late[key] = [t for t in times_after(window, lo - 1e-6) if t < through]
         self.judge(judged, record=True)
         self.judge_late(late)
         return len(judged) + sum(map(len, late.values()))
 
     def sweep(self, keys: list[tuple[int, int]] | None = None) -> int:
         """Judge stations at their drill's current clock (all of them, or ``keys``)."""
-        judged = [(drill, sid, self.clock(drill)) for (drill, sid) in (self.windows if keys is None else keys)
-                  if (drill, sid) in self.windows]
+        judged = [
+            (drill, sid, self.clock(drill))
+            for (drill, sid) in (self.windows if keys is None else keys)
+            if (drill, sid) in self.windows
+        ]
         judged = [j for j in judged if np.isfinite(j[2])]
         self.judge(judged)
         return len(judged)
@@ -393,12 +267,12 @@ class Engine:
         readings' event times, remembered per station in ``engine_judged`` (a sweep's clock times are not)."""
         items = list(items)
         for start in range(0, max(len(items), 1), JUDGE_CHUNK):
-            self._judge(items[start:start + JUDGE_CHUNK], record)
+            self._judge(items[start : start + JUDGE_CHUNK], record)
 
     def _judge(self, items: list[tuple[int, int, float]], record: bool) -> None:
         drafted: list[tuple[int, bool]] = []
         with self.conn.transaction(), self.conn.cursor() as cur:
-            self._fence(cur)
+            self.lease.fence(cur)
             for drill, sid, at in items:
                 station, lon, lat = self.stations[sid]
                 window = self.windows[(drill, sid)]
@@ -423,8 +297,9 @@ class Engine:
                 orders.approve(self.conn, order_id, actor="system:auto-approve", settings=self.settings, auto=True)
 
     def _subject(self, station: Station, lon: float, lat: float) -> Subject:
-        return Subject("station", station.town or None, station.name or station.code,
-                       lambda: self._affected(station, lon, lat))
+        return Subject(
+            "station", station.town or None, station.name or station.code, lambda: self._affected(station, lon, lat)
+        )
 
     def judge_late(self, late: dict[tuple[int, int], list[float]]) -> None:
         """Judge stations again at earlier event times (``{(drill, station): times}``) whose data arrived after
@@ -433,13 +308,14 @@ class Engine:
         implies is recorded as a past warning (late, cleared by the stretch's end: 补录) and drafts no order."""
         keys = [k for k, times in late.items() if times]
         while keys:
-            chunk, budget = [], JUDGE_CHUNK
+            chunk: list[tuple[int, int]] = []
+            budget = JUDGE_CHUNK
             while keys and (budget > 0 or not chunk):
                 chunk.append(keys.pop())
                 budget -= len(late[chunk[-1]])
             drafted: list[tuple[int, bool]] = []
             with self.conn.transaction(), self.conn.cursor() as cur:
-                self._fence(cur)
+                self.lease.fence(cur)
                 for drill, sid in chunk:
                     station, lon, lat = self.stations[sid]
                     series = self.windows[(drill, sid)].series
@@ -451,15 +327,16 @@ class Engine:
                         drafted += self._advance_late(cur, drill, decisions, self._subject(station, lon, lat))
                 self._approve(drafted)
 
-    def _advance_late(self, cur: psycopg.Cursor, drill: int, decisions: list[tuple[float, Decision]],
-                      subject: Subject) -> list[tuple[int, bool]]:
+    def _advance_late(
+        self, cur: psycopg.Cursor, drill: int, decisions: list[tuple[float, Decision]], subject: Subject
+    ) -> list[tuple[int, bool]]:
         first = decisions[0][1]
         key = (drill, first.rule_id, first.station)
         tracked = self.tracked.get(key)
         rule = self.rules.rule(first.rule_id)
         drafted: list[tuple[int, bool]] = []
         if tracked is not None and tracked.warning.state == ACTIVE:
-            since = tracked.warning.raised_at - rule.clear_after_s      # the same situation, judged late
+            since = tracked.warning.raised_at - rule.clear_after_s  # the same situation, judged late
             ongoing = [(at, d) for at, d in decisions if at >= since]
             decisions = [(at, d) for at, d in decisions if at < since]
             events: list[Event] = []
@@ -467,8 +344,9 @@ class Engine:
                 tracked.warning, escalated = step_late(tracked.warning, decision, at)
                 events += escalated
             if events:
-                warnings.update(cur, tracked, events[-1].decision.message_zh, events[-1].decision.message_en,
-                                escalated=True)
+                warnings.update(
+                    cur, tracked, events[-1].decision.message_zh, events[-1].decision.message_en, escalated=True
+                )
                 warnings.record_events(cur, tracked.id, events)
                 late = events[-1].at < self.clock(drill) - self.settings.late_after_s
                 order = self._order_for(events, tracked, rule, subject, events[-1].decision.message_zh, late, False)
@@ -476,17 +354,9 @@ class Engine:
         if not decisions:
             return drafted
         for past, events in replay(decisions, rule, decisions[-1][0]):
-            assert past.cleared_at is not None
-            covered = cur.execute(COVERING, (drill, rule.id, first.station, past.cleared_at, past.raised_at))
-            reached = [LEVEL_RANK[level] for (history,) in covered.fetchall() for _, level in history]
-            peak = peak_level(past)
-            if reached and max(reached) >= LEVEL_RANK[peak]:
-                continue
-            at_peak = next(e.decision for e in events if e.level == peak)
-            record = warnings.Tracked(0, drill, subject.town, rule.hazard, True, past)
-            record.id = warnings.insert(cur, record, subject.kind, at_peak.message_zh, at_peak.message_en)
-            warnings.record_events(cur, record.id, events)
-            log.info("late data: past warning %s %s %s recorded (补录)", rule.id, first.station, peak)
+            past_warning = warnings.Tracked(0, drill, subject.town, rule.hazard, True, past)
+            if warnings.record_past(cur, past_warning, subject.kind, events):
+                log.info("late data: past warning %s %s %s recorded (补录)", rule.id, first.station, past.level)
         return drafted
 
     def _affected(self, station: Station, lon: float, lat: float) -> list[str]:
@@ -507,15 +377,25 @@ class Engine:
                 continue
             self.area_judged[drill] = now
             signal = typhoon_signal(fixes, typhoon.lat, typhoon.lon, now)
-            decision = Decision(rule_id=TYPHOON_RULE_ID, station=COUNTY, category="flood", level=signal.level,
-                                hold_level=signal.level, condition=signal.level is not None,
-                                value=signal.peak_mean_ms, threshold=signal.closest_km, at=now,
-                                message_zh=signal.message_zh, message_en=signal.message_en)
+            decision = Decision(
+                rule_id=TYPHOON_RULE_ID,
+                station=COUNTY,
+                category="flood",
+                level=signal.level,
+                hold_level=signal.level,
+                condition=signal.level is not None,
+                value=signal.peak_mean_ms,
+                threshold=signal.closest_km,
+                at=now,
+                message_zh=signal.message_zh,
+                message_en=signal.message_en,
+            )
             drafted += self._advance(cur, drill, decision, now, False, subject)
         return drafted
 
-    def _advance(self, cur: psycopg.Cursor, drill: int, decision: Decision, at: float, late: bool,
-                 subject: Subject) -> list[tuple[int, bool]]:
+    def _advance(
+        self, cur: psycopg.Cursor, drill: int, decision: Decision, at: float, late: bool, subject: Subject
+    ) -> list[tuple[int, bool]]:
         """One decision through the warning's lifecycle; persisted; an order drafted when it calls for one."""
         key = (drill, decision.rule_id, decision.station)
         tracked = self.tracked.get(key)
@@ -535,14 +415,27 @@ class Engine:
             self.tracked[key] = tracked
         else:
             tracked.warning = new
-            warnings.update(cur, tracked, decision.message_zh, decision.message_en,
-                            escalated=any(e.kind == "escalated" for e in events))
+            warnings.update(
+                cur,
+                tracked,
+                decision.message_zh,
+                decision.message_en,
+                escalated=any(e.kind == "escalated" for e in events),
+            )
         warnings.record_events(cur, tracked.id, events)
         order = self._order_for(events, tracked, rule, subject, decision.message_zh, late, fresh)
         return [order] if order is not None else []
 
-    def _order_for(self, events: list[Event], tracked: warnings.Tracked, rule: Any, subject: Subject,
-                   observed: str, late: bool, fresh: bool) -> tuple[int, bool] | None:
+    def _order_for(
+        self,
+        events: list[Event],
+        tracked: warnings.Tracked,
+        rule: Any,
+        subject: Subject,
+        observed: str,
+        late: bool,
+        fresh: bool,
+    ) -> tuple[int, bool] | None:
         if late or tracked.late or rule.order_from is None or rule.category != "flood":
             return None
         w = tracked.warning
@@ -557,101 +450,56 @@ class Engine:
         active = [tuple(r) for r in self.conn.execute(FLOOD_ACTIVE, (tracked.drill_id,)).fetchall()]
         suggested = suggest_response_level(active)
         request = orders.OrderRequest(
-            hazard=rule.hazard or "general", towns=towns, level=w.level, drill_id=tracked.drill_id,
-            warning_id=tracked.id, subject=subject.name if subject.kind == "station" else None,
+            hazard=rule.hazard or "general",
+            towns=towns,
+            level=w.level,
+            drill_id=tracked.drill_id,
+            warning_id=tracked.id,
+            subject=subject.name if subject.kind == "station" else None,
             observed=observed if subject.kind == "station" else None,
-            response_level=suggested if suggested != "none" else None)
+            response_level=suggested if suggested != "none" else None,
+        )
         actor = f"rule:{rule.id}"
         auto = rule.auto_approve_from is not None and LEVEL_RANK[w.level] >= LEVEL_RANK[rule.auto_approve_from]
         if not auto and orders.merge_into_draft(self.conn, request, actor=actor, settings=self.settings):
-            return None          # added to the draft awaiting a commander
+            return None  # added to the draft awaiting a commander
         order_id = orders.draft(self.conn, request, actor=actor, settings=self.settings, source="rule")
         if order_id is None:
             return None
-        log.info("order %s drafted by rule %s for %s (%s)%s", order_id, rule.id, w.key[1], w.level,
-                 ", auto-approved" if auto else "")
+        log.info(
+            "order %s drafted by rule %s for %s (%s)%s",
+            order_id,
+            rule.id,
+            w.key[1],
+            w.level,
+            ", auto-approved" if auto else "",
+        )
         return order_id, auto
 
     def tick(self) -> None:
         with self.conn.transaction():
-            self._fence(self.conn)
-            result = orders.callout_tick(self.conn, self.settings)
+            self.lease.fence(self.conn)
+            result = callout.callout_tick(self.conn, self.settings)
         if result.resent or result.escalated or result.unreached:
             log.info("叫应: %d resent, %d escalated, %d unreached", result.resent, result.escalated, result.unreached)
-
-    # --- the lease --------------------------------------------------------------------------------
-
-    def try_acquire(self) -> bool:
-        """Take the lease if it is free, expired or ours; never waits behind the holder's transaction."""
-        params = {"name": LEASE_NAME, "holder": self.holder, "ttl": self.lease_s}
-        try:
-            with self.conn.transaction():
-                self.conn.execute("SET LOCAL lock_timeout = '1s'")
-                previous = self.conn.execute(PREVIOUS, (LEASE_NAME,)).fetchone()
-                row = self.conn.execute(ACQUIRE, params).fetchone()
-        except psycopg.errors.LockNotAvailable:
-            return False          # the holder is writing: it is alive
-        if row is None:
-            return False
-        self.epoch = int(row[0])
-        self.previous_until = float(previous[1]) - self.lease_s if previous else None
-        if previous and previous[0] != self.holder:
-            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
-                ended = self.conn.execute(END_SESSIONS, (session_name(previous[0]),)).fetchone()
-                if ended and ended[0]:
-                    log.info("rule engine %s: ended %d session(s) of the former holder %s", self.holder, ended[0],
-                             previous[0])
-        return True
-
-    def wait_for_lease(self, stop: threading.Event) -> bool:
-        """Stand by (no LISTEN, nothing held) until this engine holds the lease; False if stopped first."""
-        poll = min(1.0, self.lease_s / 5)
-        told = False
-        while not stop.is_set():
-            if self.try_acquire():
-                return True
-            if not told:
-                row = self.conn.execute(HOLDER, (LEASE_NAME,)).fetchone()
-                log.info("rule engine %s standing by: %s holds the lease", self.holder, row[0] if row else "another")
-                told = True
-            stop.wait(poll)
-        return False
-
-    def _fence(self, cur: psycopg.Cursor | psycopg.Connection) -> None:
-        """Inside a write transaction: lock and renew the lease, or raise LeaseLost (see the module docstring).
-        An engine used without ``run`` (a script judging a reference database) takes the lease on its first write."""
-        if self.epoch is None and not self.try_acquire():
-            raise LeaseLost(f"rule engine {self.holder}: another engine holds the lease")
-        row = cur.execute(FENCE, {"name": LEASE_NAME, "holder": self.holder, "epoch": self.epoch,
-                                  "ttl": self.lease_s}).fetchone()
-        if row is None:
-            raise LeaseLost(f"rule engine {self.holder}: the lease (epoch {self.epoch}) was taken over")
-
-    def renew(self) -> None:
-        """Renew the lease outside a write (after a long read: the registry, a catch-up's fetch)."""
-        if self.epoch is not None:
-            self._fence(self.conn)
-
-    def release(self) -> None:
-        """On a clean stop: let a standby take over at once."""
-        if self.epoch is not None and not self.conn.closed:
-            with contextlib.suppress(psycopg.Error):
-                self.conn.execute(RELEASE, {"name": LEASE_NAME, "holder": self.holder, "epoch": self.epoch})
 
     # --- the loop ---------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        if not self.wait_for_lease(stop):
+        if not self.lease.wait(stop):
             return
-        log.info("rule engine %s active (lease epoch %d)", self.holder, self.epoch)
-        self.listen = db.connect(self.dsn, autocommit=True, application_name=session_name(self.holder),
-                                 **db.KEEPALIVE)
-        self.listen.execute(f"LISTEN {LISTEN_CHANNEL}")     # before the catch-up: nothing falls in between
+        log.info("rule engine %s active (lease epoch %d)", self.holder, self.lease.epoch)
+        self.listen = db.connect(self.dsn, autocommit=True, application_name=session_name(self.holder), **db.KEEPALIVE)
+        self.listen.execute(f"LISTEN {notices.CHANNEL}")  # before the catch-up: nothing falls in between
         self.load()
-        self.renew()
+        self.lease.renew()
         judged = self.catch_up()
-        log.info("rule engine ready: %d rules, %d stations, %d judgments on catching up", len(self.rules.rules),
-                 len(self.stations), judged)
+        log.info(
+            "rule engine ready: %d rules, %d stations, %d judgments on catching up",
+            len(self.rules.rules),
+            len(self.stations),
+            judged,
+        )
         next_sweep = time.monotonic() + SWEEP_S
         next_tick = time.monotonic()
         sweeping: list[tuple[int, int]] = []
@@ -662,7 +510,7 @@ class Engine:
             assert listen is not None
             for note in listen.notifies(timeout=min(timeout, 0.5), stop_after=1):
                 self._parse(note.payload, dirty)
-            if dirty:   # more may be queued behind it: take what has arrived, without waiting
+            if dirty:  # more may be queued behind it: take what has arrived, without waiting
                 for note in listen.notifies(timeout=0.0):
                     self._parse(note.payload, dirty)
                 self.process(dirty)
@@ -676,23 +524,23 @@ class Engine:
             if sweeping:
                 self.sweep(sweeping[:SWEEP_CHUNK])
                 del sweeping[:SWEEP_CHUNK]
-        self.release()
+        self.lease.release()
 
     def _parse(self, payload: str, dirty: dict[tuple[int, int], tuple[float, float]]) -> None:
-        for item in payload.split():
-            try:
-                drill_s, sid_s, lo_s, hi_s = item.split(":")
-                key, lo, hi = (int(drill_s), int(sid_s)), float(lo_s), float(hi_s)
-            except ValueError:
-                log.warning("ignoring a malformed notification item %r", item)
-                continue
+        try:
+            ranges = notices.decode(payload)
+        except ValueError as exc:
+            log.warning("ignoring a notification: %s", exc)
+            return
+        for r in ranges:
+            key = (r.drill_id, r.station_id)
             if key[1] not in self.stations:
                 self._reload_station(key[1])
-            if key[0] not in self.seen_drills:       # a drill started since: its storm track
+            if key[0] not in self.seen_drills:  # a drill started since: its storm track
                 self.seen_drills.add(key[0])
                 self.load_storms()
             old = dirty.get(key)
-            dirty[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+            dirty[key] = (r.first, r.last) if old is None else (min(old[0], r.first), max(old[1], r.last))
 
     def _reload_station(self, sid: int) -> None:
         """A station registered since start: reload the registry (at most every few seconds)."""
@@ -709,25 +557,13 @@ class Engine:
                     conn.close()
 
 
-def _times_after(window: Window, since: float) -> list[float]:
-    """The distinct reading times in ``window`` after ``since``, ascending."""
-    parts = [times[times > since] for times, _ in window.series.values() if len(times)]
-    return [float(t) for t in np.unique(np.concatenate(parts))] if parts else []
-
-
-def engine_holder() -> str:
-    """Who holds the lease: host, process and a random part (two engines in one process stay apart)."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def session_name(holder: str) -> str:
-    """The application_name of an engine's sessions (at most 63 bytes, as PostgreSQL keeps it)."""
-    return f"floodctl-engine {holder}"[:63]
-
-
 # A lost or refused connection, a server shutting down, a session ended by the server: wait and reconnect.
-DB_GONE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.IdleInTransactionSessionTimeout,
-           ServiceUnavailable)
+DB_GONE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.errors.IdleInTransactionSessionTimeout,
+    ServiceUnavailable,
+)
 
 
 def run_engine(settings: Settings, dsn: str, stop: threading.Event) -> None:
@@ -741,8 +577,9 @@ def run_engine(settings: Settings, dsn: str, stop: threading.Event) -> None:
         try:
             engine = Engine(settings, dsn, holder=holder, wait_s=0.0)
             if down_since is not None:
-                log.info("rule engine: database reachable again after %.0f s; catching up",
-                         time.monotonic() - down_since)
+                log.info(
+                    "rule engine: database reachable again after %.0f s; catching up", time.monotonic() - down_since
+                )
                 down_since, delay = None, RECONNECT_S
             engine.run(stop)
         except LeaseLost as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from alerts.engine import LEASE_NAME
+from alerts.lease import LEASE_NAME
 
 LEASE = """
 SELECT holder, extract(epoch FROM expires_at - now())::float8 FROM engine_lease WHERE name = %s

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from alerts.rules import LEVEL_RANK, Decision, Rule
+from alerts.rules import Decision, Rule
+from floodctl.domain.levels import LEVEL_RANK
 
 ACTIVE = "active"
 CLEARED = "cleared"
@@ -32,27 +34,27 @@ EVENT_KINDS = ("raised", "escalated", "de-escalated", "refreshed", "cleared")
 
 @dataclass(frozen=True, slots=True)
 class Warning:
-    key: tuple[str, str]                       # (rule id, station code or area id)
-    category: str                              # flood | device
-    state: str                                 # active | cleared
+    key: tuple[str, str]  # (rule id, station code or area id)
+    category: str  # flood | device
+    state: str  # active | cleared
     acknowledged: bool
     level: str
     raised_at: float
-    last_seen: float                           # the latest event time the condition held (or was judged)
+    last_seen: float  # the latest event time the condition held (or was judged)
     level_history: tuple[tuple[float, str], ...]
     cleared_at: float | None = None
-    below_since: float | None = None           # when the hold level first fell below ``level``
+    below_since: float | None = None  # when the hold level first fell below ``level``
     acknowledged_at: float | None = None
-    value: float | None = None                 # the latest judged value and its trigger
+    value: float | None = None  # the latest judged value and its trigger
     threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str                                  # one of EVENT_KINDS
+    kind: str  # one of EVENT_KINDS
     key: tuple[str, str]
     at: float
-    level: str | None                          # the warning's level after the event
+    level: str | None  # the warning's level after the event
     previous_level: str | None
     decision: Decision
 
@@ -72,21 +74,37 @@ def step(warning: Warning | None, decision: Decision, now: float, rule: Rule) ->
 
     if warning is None or warning.state == CLEARED:
         if warning is not None and warning.cleared_at is not None and now <= warning.cleared_at:
-            return warning, []                 # late data about a situation already over
+            return warning, []  # late data about a situation already over
         if decision.level is None:
             return warning, []
-        new = Warning(key=key, category=decision.category, state=ACTIVE, acknowledged=False,
-                      level=decision.level, raised_at=now, last_seen=now,
-                      level_history=((now, decision.level),), value=decision.value, threshold=decision.threshold)
+        new = Warning(
+            key=key,
+            category=decision.category,
+            state=ACTIVE,
+            acknowledged=False,
+            level=decision.level,
+            raised_at=now,
+            last_seen=now,
+            level_history=((now, decision.level),),
+            value=decision.value,
+            threshold=decision.threshold,
+        )
         return new, [event("raised", new, None)]
 
     if now < warning.last_seen:
-        return warning, []                     # older than what this warning has already judged
+        return warning, []  # older than what this warning has already judged
 
-    seen = dict(last_seen=now, value=decision.value, threshold=decision.threshold)
-    if _rank(decision.level) > _rank(warning.level):
-        new = replace(warning, level=decision.level, acknowledged=False, acknowledged_at=None, below_since=None,
-                      level_history=warning.level_history + ((now, decision.level),), **seen)
+    seen: dict[str, Any] = dict(last_seen=now, value=decision.value, threshold=decision.threshold)
+    if decision.level is not None and _rank(decision.level) > _rank(warning.level):
+        new = replace(
+            warning,
+            level=decision.level,
+            acknowledged=False,
+            acknowledged_at=None,
+            below_since=None,
+            level_history=warning.level_history + ((now, decision.level),),
+            **seen,
+        )
         return new, [event("escalated", new, warning.level)]
 
     if _rank(decision.hold_level) >= _rank(warning.level):
@@ -100,8 +118,9 @@ def step(warning: Warning | None, decision: Decision, now: float, rule: Rule) ->
             new = replace(warning, state=CLEARED, cleared_at=now, below_since=None, **seen)
             return new, [event("cleared", new, warning.level)]
         lower = decision.hold_level
-        new = replace(warning, level=lower, below_since=None,
-                      level_history=warning.level_history + ((now, lower),), **seen)
+        new = replace(
+            warning, level=lower, below_since=None, level_history=warning.level_history + ((now, lower),), **seen
+        )
         return new, [event("de-escalated", new, warning.level)]
     new = replace(warning, below_since=below_since, **seen)
     return new, [event("refreshed", new, warning.level)] if decision.condition else []
@@ -129,8 +148,14 @@ def step_late(warning: Warning, decision: Decision, at: float) -> tuple[Warning,
         return warning, []
     if _rank(decision.level) <= _rank(level_at(warning, at)) or _rank(decision.level) <= _rank(warning.level):
         return warning, []
-    new = replace(warning, level=decision.level, acknowledged=False, acknowledged_at=None, below_since=None,
-                  level_history=tuple(sorted(warning.level_history + ((at, decision.level),))))
+    new = replace(
+        warning,
+        level=decision.level,
+        acknowledged=False,
+        acknowledged_at=None,
+        below_since=None,
+        level_history=tuple(sorted(warning.level_history + ((at, decision.level),))),
+    )
     return new, [Event("escalated", warning.key, at, new.level, warning.level, decision)]
 
 

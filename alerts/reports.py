@@ -18,10 +18,11 @@ from psycopg.rows import dict_row
 from shapely.geometry import Point, shape
 
 from alerts import orders
-from alerts.rules import LEVEL_RANK, REPORT_KINDS, RuleSet
+from alerts.rules import REPORT_KINDS, ReportTrigger, RuleSet
 from floodctl.core import audit
 from floodctl.core.errors import BadRequest, Conflict, NotFound
 from floodctl.core.settings import Settings
+from floodctl.domain.levels import LEVEL_RANK
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
@@ -69,9 +70,21 @@ def town_at(conn: psycopg.Connection, lon: float, lat: float) -> str | None:
     return None
 
 
-def submit(conn: psycopg.Connection, settings: Settings, rules: RuleSet, *, kind: str, text: str, actor: str,
-           town: str | None = None, lon: float | None = None, lat: float | None = None,
-           people_affected: int | None = None, photo: bytes | None = None, drill_id: int = 0) -> dict[str, Any]:
+def submit(
+    conn: psycopg.Connection,
+    settings: Settings,
+    rules: RuleSet,
+    *,
+    kind: str,
+    text: str,
+    actor: str,
+    town: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    people_affected: int | None = None,
+    photo: bytes | None = None,
+    drill_id: int = 0,
+) -> dict[str, Any]:
     if kind not in REPORT_KINDS:
         raise BadRequest(f"unknown report kind {kind!r}; one of {', '.join(REPORT_KINDS)}")
     text = (text or "").strip()
@@ -83,48 +96,119 @@ def submit(conn: psycopg.Connection, settings: Settings, rules: RuleSet, *, kind
         raise BadRequest("people_affected must not be negative")
     if drill_id and conn.execute("SELECT 1 FROM drills WHERE id = %s", (drill_id,)).fetchone() is None:
         raise BadRequest(f"drill {drill_id} is not registered")
-    if town is not None:
-        if conn.execute("SELECT 1 FROM towns WHERE code = %s", (town,)).fetchone() is None:
-            raise BadRequest(f"unknown town code {town!r}")
-    elif lon is not None and lat is not None:
-        town = town_at(conn, lon, lat)
-        if town is None:
-            raise BadRequest(f"the place ({lon}, {lat}) is not inside any town of the county; give the town code")
-    else:
-        raise BadRequest("say where: a town code, or lon and lat")
+    town = _where(conn, town, lon, lat)
     media = photo_type(photo) if photo else None
-    report_id, reported_at = conn.execute(INSERT, dict(drill_id=drill_id, kind=kind, town=town, lon=lon, lat=lat,
-                                                       text=text, people=people_affected, photo=photo or None,
-                                                       photo_type=media, actor=actor)).fetchone()  # type: ignore[misc]
-    audit.record(conn, actor, "report.submit", f"report:{report_id}", {"kind": kind, "town": town},
-                 drill_id=drill_id)
+    report_id, reported_at = conn.execute(
+        INSERT,
+        dict(
+            drill_id=drill_id,
+            kind=kind,
+            town=town,
+            lon=lon,
+            lat=lat,
+            text=text,
+            people=people_affected,
+            photo=photo or None,
+            photo_type=media,
+            actor=actor,
+        ),
+    ).fetchone()  # type: ignore[misc]
+    audit.record(conn, actor, "report.submit", f"report:{report_id}", {"kind": kind, "town": town}, drill_id=drill_id)
     result: dict[str, Any] = {"id": report_id, "town_code": town, "warning_id": None, "order_id": None}
     trigger = rules.report_triggers.get(kind)
     if trigger is None:
         return result
+    result["warning_id"], result["order_id"] = _raise_warning(
+        conn,
+        settings,
+        trigger,
+        report_id=report_id,
+        reported_at=reported_at,
+        town=town,
+        kind=kind,
+        text=text,
+        actor=actor,
+        drill_id=drill_id,
+    )
+    return result
+
+
+def _where(conn: psycopg.Connection, town: str | None, lon: float | None, lat: float | None) -> str:
+    """The report's town: the code given (if known), else the town covering lon/lat."""
+    if town is not None:
+        if conn.execute("SELECT 1 FROM towns WHERE code = %s", (town,)).fetchone() is None:
+            raise BadRequest(f"unknown town code {town!r}")
+        return town
+    if lon is not None and lat is not None:
+        found = town_at(conn, lon, lat)
+        if found is None:
+            raise BadRequest(f"the place ({lon}, {lat}) is not inside any town of the county; give the town code")
+        return found
+    raise BadRequest("say where: a town code, or lon and lat")
+
+
+def _raise_warning(
+    conn: psycopg.Connection,
+    settings: Settings,
+    trigger: ReportTrigger,
+    *,
+    report_id: int,
+    reported_at: datetime,
+    town: str,
+    kind: str,
+    text: str,
+    actor: str,
+    drill_id: int,
+) -> tuple[int, int | None]:
+    """The trigger's area warning on the report, and from its ``order_from`` level a drafted order (approved
+    at once from ``auto_approve_from``): (warning id, order id or None)."""
     town_name = conn.execute("SELECT name FROM towns WHERE code = %s", (town,)).fetchone()[0]  # type: ignore[index]
     message_zh = f"{trigger.title_zh}：{town_name}，{text[:80]}（{actor}上报）"
     message_en = f"field report ({kind}) in {town}: {text[:80]} (reported by {actor})"
     at = reported_at.astimezone(UTC)
     history = orjson.dumps([[at.timestamp(), trigger.level]]).decode()
-    warning_id = conn.execute(INSERT_WARNING, (trigger.rule_id, f"report:{report_id}", town, drill_id,
-                                               trigger.hazard, trigger.level, at, at, message_zh, message_en,
-                                               history)).fetchone()[0]  # type: ignore[index]
-    conn.execute("INSERT INTO warning_events (warning_id, kind, at, level, actor) VALUES (%s, 'raised', %s, %s, %s)",
-                 (warning_id, at, trigger.level, actor))
+    warning_id = conn.execute(
+        INSERT_WARNING,
+        (
+            trigger.rule_id,
+            f"report:{report_id}",
+            town,
+            drill_id,
+            trigger.hazard,
+            trigger.level,
+            at,
+            at,
+            message_zh,
+            message_en,
+            history,
+        ),
+    ).fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        "INSERT INTO warning_events (warning_id, kind, at, level, actor) VALUES (%s, 'raised', %s, %s, %s)",
+        (warning_id, at, trigger.level, actor),
+    )
     conn.execute("UPDATE reports SET warning_id = %s WHERE id = %s", (warning_id, report_id))
-    result["warning_id"] = warning_id
-    if trigger.order_from is not None and LEVEL_RANK[trigger.level] >= LEVEL_RANK[trigger.order_from]:
-        order_id = orders.draft(conn, orders.OrderRequest(
-            hazard=trigger.hazard, towns=[town], level=trigger.level, drill_id=drill_id, warning_id=warning_id,
-            subject=f"{town_name}巡查人员报告", observed=f"{trigger.title_zh}（{text[:60]}）"),
-            actor=f"rule:{trigger.rule_id}", settings=settings, source="rule")
-        result["order_id"] = order_id
-        auto = trigger.auto_approve_from is not None and \
-            LEVEL_RANK[trigger.level] >= LEVEL_RANK[trigger.auto_approve_from]
-        if order_id is not None and auto:
-            orders.approve(conn, order_id, actor="system:auto-approve", settings=settings, auto=True)
-    return result
+    if trigger.order_from is None or LEVEL_RANK[trigger.level] < LEVEL_RANK[trigger.order_from]:
+        return warning_id, None
+    order_id = orders.draft(
+        conn,
+        orders.OrderRequest(
+            hazard=trigger.hazard,
+            towns=[town],
+            level=trigger.level,
+            drill_id=drill_id,
+            warning_id=warning_id,
+            subject=f"{town_name}巡查人员报告",
+            observed=f"{trigger.title_zh}（{text[:60]}）",
+        ),
+        actor=f"rule:{trigger.rule_id}",
+        settings=settings,
+        source="rule",
+    )
+    auto = trigger.auto_approve_from is not None and LEVEL_RANK[trigger.level] >= LEVEL_RANK[trigger.auto_approve_from]
+    if order_id is not None and auto:
+        orders.approve(conn, order_id, actor="system:auto-approve", settings=settings, auto=True)
+    return warning_id, order_id
 
 
 def resolve(conn: psycopg.Connection, report_id: int, *, actor: str, note: str) -> dict[str, Any]:
@@ -136,22 +220,31 @@ def resolve(conn: psycopg.Connection, report_id: int, *, actor: str, note: str) 
     if warning_id is None:
         raise Conflict(f"report {report_id} raised no warning; nothing to resolve")
     now = datetime.now(UTC)
-    cleared = conn.execute("UPDATE warnings SET state = 'cleared', cleared_at = %s, updated_at = now() "
-                           "WHERE id = %s AND state = 'active' RETURNING level", (now, warning_id)).fetchone()
+    cleared = conn.execute(
+        "UPDATE warnings SET state = 'cleared', cleared_at = %s, updated_at = now() "
+        "WHERE id = %s AND state = 'active' RETURNING level",
+        (now, warning_id),
+    ).fetchone()
     if cleared is None:
         raise Conflict(f"the warning of report {report_id} is already cleared")
-    conn.execute("INSERT INTO warning_events (warning_id, kind, at, level, previous_level, actor) "
-                 "VALUES (%s, 'cleared', %s, %s, %s, %s)", (warning_id, now, cleared[0], cleared[0], actor))
+    conn.execute(
+        "INSERT INTO warning_events (warning_id, kind, at, level, previous_level, actor) "
+        "VALUES (%s, 'cleared', %s, %s, %s, %s)",
+        (warning_id, now, cleared[0], cleared[0], actor),
+    )
     audit.record(conn, actor, "report.resolve", f"report:{report_id}", {"note": note}, drill_id=drill_id)
     return {"id": report_id, "warning_id": warning_id, "warning_state": "cleared"}
 
 
-def list_reports(conn: psycopg.Connection, drill: int = 0, limit: int = 200,
-                 until: datetime | None = None) -> list[dict[str, Any]]:
+def list_reports(
+    conn: psycopg.Connection, drill: int = 0, limit: int = 200, until: datetime | None = None
+) -> list[dict[str, Any]]:
     """Newest first; with ``until``, only those made by then (the wall's time slider)."""
     params = {"drill": drill, "limit": limit, "until": until or "infinity"}
     with conn.cursor(row_factory=dict_row) as cur:
-        return jsonable_encoder(cur.execute(LIST, params).fetchall())
+        rows = cur.execute(LIST, params).fetchall()
+    encoded: list[dict[str, Any]] = jsonable_encoder(rows)
+    return encoded
 
 
 def photo(conn: psycopg.Connection, report_id: int) -> tuple[bytes, str]:

@@ -15,8 +15,8 @@ import hmac
 import secrets
 from collections.abc import Mapping
 
-LINK_ID_BYTES = 9          # 12 URL-safe characters
-LINK_MAC_BYTES = 12        # 16 URL-safe characters
+LINK_ID_BYTES = 9  # 12 URL-safe characters
+LINK_MAC_BYTES = 12  # 16 URL-safe characters
 
 
 def twilio_signature(key: str, url: str, params: Mapping[str, str]) -> str:
@@ -29,7 +29,7 @@ def valid_twilio_signature(keys: list[str], url: str, params: Mapping[str, str],
     """Whether ``signature`` was made with one of ``keys`` (live and drill gateways have their own)."""
     if not signature:
         return False
-    given = signature.encode("utf-8", "surrogateescape")   # bytes: a non-ASCII header is simply not a match
+    given = signature.encode("utf-8", "surrogateescape")  # bytes: a non-ASCII header is simply not a match
     return any(hmac.compare_digest(twilio_signature(key, url, params).encode(), given) for key in keys if key)
 
 
@@ -49,5 +49,6 @@ def link_id_of(secret: str, token: str) -> str | None:
     link_id, _, mac = token.partition(".")
     if not link_id or not mac or len(token) > 64:
         return None
-    return link_id if hmac.compare_digest(_mac(secret, link_id).encode(), mac.encode("utf-8", "surrogateescape")) \
-        else None
+    return (
+        link_id if hmac.compare_digest(_mac(secret, link_id).encode(), mac.encode("utf-8", "surrogateescape")) else None
+    )

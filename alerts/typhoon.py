@@ -54,15 +54,43 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from floodctl.domain.geodesy import haversine_km
+from floodctl.domain.levels import LEVEL_ZH
+from floodctl.domain.storms import StormFix
+
 __all__ = [
-    "BEAUFORT_LOWER_MS", "SIGNALS", "GUST_FACTOR", "DECAY_EXPONENT", "StormFix", "TyphoonSignal",
-    "beaufort", "estimate_rmw_km", "haversine_km", "wind_at", "typhoon_signal",
+    "BEAUFORT_LOWER_MS",
+    "SIGNALS",
+    "GUST_FACTOR",
+    "DECAY_EXPONENT",
+    "TyphoonSignal",
+    "beaufort",
+    "estimate_rmw_km",
+    "wind_at",
+    "typhoon_signal",
 ]
 
-EARTH_RADIUS_KM = 6371.0088
 # Lower bounds of Beaufort forces 0…17 (GB/T 28591-2012); 17 is "17 and above" (≥ 56.1 m/s).
-BEAUFORT_LOWER_MS = (0.0, 0.3, 1.6, 3.4, 5.5, 8.0, 10.8, 13.9, 17.2, 20.8, 24.5, 28.5, 32.7, 37.0, 41.5,
-                     46.2, 51.0, 56.1)
+BEAUFORT_LOWER_MS = (
+    0.0,
+    0.3,
+    1.6,
+    3.4,
+    5.5,
+    8.0,
+    10.8,
+    13.9,
+    17.2,
+    20.8,
+    24.5,
+    28.5,
+    32.7,
+    37.0,
+    41.5,
+    46.2,
+    51.0,
+    56.1,
+)
 FORCE7_MS = 13.9
 GUST_FACTOR = 1.4
 DECAY_EXPONENT = 0.55
@@ -70,7 +98,7 @@ DECAY_EXPONENT_RANGE = (0.3, 1.2)
 RMW_RANGE_KM = (15.0, 100.0)
 ENV_PRESSURE_HPA = 1010.0
 WINDOW_S = 24 * 3600
-NEAR_KM = 10.0                       # closer than this, messages say the centre passes over
+NEAR_KM = 10.0  # closer than this, messages say the centre passes over
 CST = timedelta(hours=8)
 
 # (level, horizon s, mean threshold m/s, gust threshold m/s), highest first.
@@ -80,29 +108,16 @@ SIGNALS: tuple[tuple[str, int, float, float], ...] = (
     ("yellow", 24 * 3600, 17.2, 24.5),
     ("blue", 24 * 3600, 10.8, 17.2),
 )
-_LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
-
-
-@dataclass(frozen=True, slots=True)
-class StormFix:
-    at: float                          # epoch seconds (observed or forecast time)
-    lat: float
-    lon: float
-    max_wind_ms: float                 # 2-min mean maximum sustained wind near the centre
-    pressure_hpa: float | None = None
-    rmw_km: float | None = None        # radius of maximum wind, if known (else estimated)
-    r7_km: float | None = None         # radius of force-7 winds, if known
-    forecast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TyphoonSignal:
-    level: str | None                  # "blue" | "yellow" | "orange" | "red" | None
-    at: float                          # when judged (``now``)
-    peak_mean_ms: float                # the expected peak at the point within the horizon that set the level
-    peak_gust_ms: float                # (no level: within the covered 24 h; nothing covered: 0)
+    level: str | None  # "blue" | "yellow" | "orange" | "red" | None
+    at: float  # when judged (``now``)
+    peak_mean_ms: float  # the expected peak at the point within the horizon that set the level
+    peak_gust_ms: float  # (no level: within the covered 24 h; nothing covered: 0)
     peak_at: float | None
-    closest_km: float                  # closest approach of the centre within the covered 24 h (inf: none)
+    closest_km: float  # closest approach of the centre within the covered 24 h (inf: none)
     closest_at: float | None
     message_zh: str
     message_en: str
@@ -110,20 +125,13 @@ class TyphoonSignal:
 
 # --- basics ------------------------------------------------------------------------------------------
 
+
 def beaufort(speed_ms: float) -> int:
     """Beaufort force (0…17) of a wind speed in m/s; a speed on a bound belongs to the higher force."""
     if not isinstance(speed_ms, int | float) or not math.isfinite(speed_ms) or speed_ms < 0:
         raise ValueError(f"wind speed must be a finite number ≥ 0 m/s, not {speed_ms!r}")
     # Bounds are given to 0.1 m/s; the epsilon keeps e.g. 24.499999999 (float noise) out of force 10.
     return bisect.bisect_right(BEAUFORT_LOWER_MS, float(speed_ms) + 1e-9) - 1
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _finite(name: str, value: object) -> float:
@@ -156,13 +164,14 @@ def _check_fix(fix: StormFix, index: int | None = None) -> None:
 
 # --- wind profile -------------------------------------------------------------------------------------
 
+
 def estimate_rmw_km(max_wind_ms: float, lat: float, pressure_hpa: float | None = None) -> float:
     """Radius of maximum wind: Vickery & Wadhera (2008) from the pressure deficit when the central
     pressure is known, else Willoughby, Darling & Rahn (2006) from Vmax and latitude; 15–100 km."""
     phi = abs(lat)
     if pressure_hpa is not None:
         dp = max(ENV_PRESSURE_HPA - pressure_hpa, 0.0)
-        rmw = math.exp(3.015 - 6.291e-5 * dp ** 2 + 0.0337 * phi)
+        rmw = math.exp(3.015 - 6.291e-5 * dp**2 + 0.0337 * phi)
     else:
         rmw = 46.4 * math.exp(-0.0155 * max_wind_ms + 0.0169 * phi)
     return min(max(rmw, RMW_RANGE_KM[0]), RMW_RANGE_KM[1])
@@ -186,7 +195,7 @@ def _wind(fix: StormFix, r_km: float) -> float:
     rmw, x = _profile(fix)
     if r_km <= rmw:
         return fix.max_wind_ms * r_km / rmw
-    return fix.max_wind_ms * (rmw / r_km) ** x
+    return fix.max_wind_ms * float((rmw / r_km) ** x)
 
 
 def wind_at(fix: StormFix, lat: float, lon: float) -> tuple[float, float]:
@@ -198,6 +207,7 @@ def wind_at(fix: StormFix, lat: float, lon: float) -> tuple[float, float]:
 
 
 # --- track ---------------------------------------------------------------------------------------------
+
 
 def _prepare(fixes: Sequence[StormFix]) -> list[StormFix]:
     """Validated fixes sorted by time, one per time (observed beats forecast, else the later in the input)."""
@@ -225,16 +235,21 @@ def _interpolate(track: list[StormFix], times: list[float], t: float) -> StormFi
         return track[-1]
     a, b = track[i - 1], track[i]
     f = (t - a.at) / (b.at - a.at)
-    dlon = (b.lon - a.lon + 180.0) % 360.0 - 180.0           # the short way round
+    dlon = (b.lon - a.lon + 180.0) % 360.0 - 180.0  # the short way round
     return StormFix(
-        at=t, lat=a.lat + f * (b.lat - a.lat), lon=a.lon + f * dlon,
+        at=t,
+        lat=a.lat + f * (b.lat - a.lat),
+        lon=a.lon + f * dlon,
         max_wind_ms=a.max_wind_ms + f * (b.max_wind_ms - a.max_wind_ms),
-        pressure_hpa=_lerp_opt(a.pressure_hpa, b.pressure_hpa, f), rmw_km=_lerp_opt(a.rmw_km, b.rmw_km, f),
-        r7_km=_lerp_opt(a.r7_km, b.r7_km, f), forecast=a.forecast or b.forecast,
+        pressure_hpa=_lerp_opt(a.pressure_hpa, b.pressure_hpa, f),
+        rmw_km=_lerp_opt(a.rmw_km, b.rmw_km, f),
+        r7_km=_lerp_opt(a.r7_km, b.r7_km, f),
+        forecast=a.forecast or b.forecast,
     )
 
 
 # --- messages ------------------------------------------------------------------------------------------
+
 
 def _cst(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC) + CST
@@ -261,19 +276,25 @@ def _force_en(speed: float) -> str:
 
 def _closest_text(closest_km: float, closest_at: float, now: float) -> tuple[str, str]:
     if closest_at <= now:
-        return (f"台风中心目前距离约{closest_km:.0f}公里，正在远离",
-                f"the centre is now about {closest_km:.0f} km away and moving off")
+        return (
+            f"台风中心目前距离约{closest_km:.0f}公里，正在远离",
+            f"the centre is now about {closest_km:.0f} km away and moving off",
+        )
     if closest_km < NEAR_KM:
-        return (f"台风中心可能于{_when_zh(closest_at)}前后经过本地",
-                f"the centre may pass over the point around {_when_en(closest_at)}")
-    return (f"台风中心最近距离约{closest_km:.0f}公里（{_when_zh(closest_at)}前后）",
-            f"closest approach of the centre about {closest_km:.0f} km around {_when_en(closest_at)}")
+        return (
+            f"台风中心可能于{_when_zh(closest_at)}前后经过本地",
+            f"the centre may pass over the point around {_when_en(closest_at)}",
+        )
+    return (
+        f"台风中心最近距离约{closest_km:.0f}公里（{_when_zh(closest_at)}前后）",
+        f"closest approach of the centre about {closest_km:.0f} km around {_when_en(closest_at)}",
+    )
 
 
 # --- the signal -----------------------------------------------------------------------------------------
 
-def typhoon_signal(fixes: Sequence[StormFix], lat: float, lon: float, now: float,
-                   step_s: int = 600) -> TyphoonSignal:
+
+def typhoon_signal(fixes: Sequence[StormFix], lat: float, lon: float, now: float, step_s: int = 600) -> TyphoonSignal:
     """The typhoon signal at (lat, lon) judged at ``now`` from the storm's fixes (see the module docstring)."""
     _check_point(lat, lon)
     now = _finite("now", now)
@@ -289,13 +310,17 @@ def typhoon_signal(fixes: Sequence[StormFix], lat: float, lon: float, now: float
     start, end = max(now, track[0].at), min(now + WINDOW_S, track[-1].at)
     if start > end:
         if track[-1].at < now:
-            return nothing(f"台风路径数据截至{_when_zh(track[-1].at)}，此后无路径数据，不据此发布台风预警信号。",
-                           f"The track ends at {_when_en(track[-1].at)}; with no data after it, no signal.")
-        return nothing(f"台风路径自{_when_zh(track[0].at)}起，未来24小时内无路径数据，暂无台风预警信号。",
-                       f"The track starts at {_when_en(track[0].at)}, beyond the next 24 h: no signal.")
+            return nothing(
+                f"台风路径数据截至{_when_zh(track[-1].at)}，此后无路径数据，不据此发布台风预警信号。",
+                f"The track ends at {_when_en(track[-1].at)}; with no data after it, no signal.",
+            )
+        return nothing(
+            f"台风路径自{_when_zh(track[0].at)}起，未来24小时内无路径数据，暂无台风预警信号。",
+            f"The track starts at {_when_en(track[0].at)}, beyond the next 24 h: no signal.",
+        )
 
     times = [f.at for f in track]
-    samples: list[tuple[float, float, float]] = []          # (t, distance km, mean m/s)
+    samples: list[tuple[float, float, float]] = []  # (t, distance km, mean m/s)
     n = int((end - start) // step_s)
     for t in [start + k * step_s for k in range(n + 1)] + ([end] if start + n * step_s < end else []):
         fix = _interpolate(track, times, t)
@@ -321,11 +346,12 @@ def typhoon_signal(fixes: Sequence[StormFix], lat: float, lon: float, now: float
     wind_en = f"mean wind {_force_en(peak)} ({peak:.1f} m/s), gusts {_force_en(gust)} ({gust:.1f} m/s)"
     if level is None:
         zh = f"未达台风预警信号标准：未来24小时内本地预计最大平均风力{wind_zh}，{near_zh}{cover_zh}。"
-        en = (f"Below the typhoon signal criteria: in the next 24 h at most {wind_en} expected here; "
-              f"{near_en}{cover_en}.")
+        en = (
+            f"Below the typhoon signal criteria: in the next 24 h at most {wind_en} expected here; {near_en}{cover_en}."
+        )
     else:
         when_zh = "目前平均风力已达" if peak_t <= now else f"预计{hours}小时内平均风力可达"
         when_en = "now" if peak_t <= now else f"within {hours} h"
-        zh = f"台风{_LEVEL_ZH[level]}预警信号：{when_zh}{wind_zh}，{near_zh}{cover_zh}。"
+        zh = f"台风{LEVEL_ZH[level]}预警信号：{when_zh}{wind_zh}，{near_zh}{cover_zh}。"
         en = f"Typhoon {level} signal: {when_en} {wind_en}; {near_en}{cover_en}."
     return TyphoonSignal(level, now, peak, gust, peak_t, closest_km, closest_t, zh, en)

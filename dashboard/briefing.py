@@ -20,13 +20,12 @@ from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 
-from alerts.rules import LEVEL_ZH
-from alerts.templates import DRILL_PREFIX, RESPONSE_LEVEL_EN, RESPONSE_LEVEL_LABEL_ZH
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.levels import LEVEL_EN, LEVEL_ZH, LEVELS_DESC
+from floodctl.domain.response import RESPONSE_LEVEL_EN, RESPONSE_LEVEL_LABEL_ZH
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
-LEVELS_DESC = ("red", "orange", "yellow", "blue")
-LEVEL_EN = {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"}
 SEASON_EN = {"meiyu": "Meiyu season", "typhoon": "typhoon season"}
 MAX_WARNINGS_LISTED = 20
 MAX_STATIONS_LISTED = 20
@@ -34,8 +33,10 @@ RAIN_LISTED = 5
 
 TEXT: dict[str, dict[Lang, str]] = {
     "doc_title": {"zh": "会商简报", "en": "Consultation briefing"},
-    "drill_banner": {"zh": "{mark}演练 #{id}（{name}）：演练数据，非真实汛情",
-                     "en": "{mark} DRILL #{id} ({name}): exercise data, not a real event"},
+    "drill_banner": {
+        "zh": "{mark}演练 #{id}（{name}）：演练数据，非真实汛情",
+        "en": "{mark} DRILL #{id} ({name}): exercise data, not a real event",
+    },
     "time": {"zh": "会商时间", "en": "Time"},
     "ongoing": {"zh": "进行中", "en": "ongoing"},
     "host": {"zh": "主持", "en": "Started by"},
@@ -56,8 +57,10 @@ TEXT: dict[str, dict[Lang, str]] = {
     "no_warnings": {"zh": "无当前预警", "en": "No active warnings"},
     "more": {"zh": "……另有 {n} 条", "en": "… and {n} more"},
     "stations": {"zh": "测站", "en": "Stations"},
-    "station_counts": {"zh": "共 {n} 个：{levels}；正常 {normal}；离线 {offline}",
-                       "en": "{n} in all: {levels}; normal {normal}; offline {offline}"},
+    "station_counts": {
+        "zh": "共 {n} 个：{levels}；正常 {normal}；离线 {offline}",
+        "en": "{n} in all: {levels}; normal {normal}; offline {offline}",
+    },
     "raised_stations": {"zh": "黄色及以上测站", "en": "Stations at yellow or above"},
     "rain": {"zh": "雨量排名（mm）", "en": "Rainfall ranking (mm)"},
     "rain_1h": {"zh": "1小时", "en": "1 h"},
@@ -88,8 +91,10 @@ TEXT: dict[str, dict[Lang, str]] = {
     "order_cancelled": {"zh": "已撤销", "en": "cancelled"},
     "decisions": {"zh": "会商决定", "en": "Decisions"},
     "no_decisions": {"zh": "无", "en": "None"},
-    "decision_level": {"zh": "县应急响应调整为 {level}（理由：{reason}）",
-                       "en": "County response set to {level} (reason: {reason})"},
+    "decision_level": {
+        "zh": "县应急响应调整为 {level}（理由：{reason}）",
+        "en": "County response set to {level} (reason: {reason})",
+    },
     "decision_order": {"zh": "批准下达指令 {no}《{title}》", "en": "Approved order {no} “{title}”"},
     "decision_note": {"zh": "会商意见：{text}", "en": "Note: {text}"},
     "notes": {"zh": "会商结论", "en": "Conclusions"},
@@ -123,7 +128,7 @@ def _block(value: Any) -> str:
         return text
     if match[0] in "-+=":
         return "\\" + text
-    return match[0] + "\\" + text[len(match[0]):]
+    return match[0] + "\\" + text[len(match[0]) :]
 
 
 def _when(value: Any, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -137,7 +142,7 @@ def _when(value: Any, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
             return esc(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(tz).strftime(fmt)
+    return str(value.astimezone(tz).strftime(fmt))
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -181,15 +186,19 @@ def _counts(by_level: Mapping[str, Any], lang: Lang) -> str:
 
 # --- sections ---------------------------------------------------------------------------------------
 
+
 def _header(c: Mapping[str, Any], hq_name: str, tz: tzinfo, lang: Lang) -> list[str]:
     drill = int(c.get("drill_id") or 0)
-    mark = DRILL_PREFIX if drill else ""
+    mark = DRILL_MARKER if drill else ""
     lines = [f"# {mark}{esc(hq_name)} {t(lang, 'doc_title')}", "", f"## {esc(c.get('title'))}", ""]
     if drill:
-        lines += [f"**{t(lang, 'drill_banner', mark=DRILL_PREFIX, id=drill, name=esc(c.get('drill_name')))}**", ""]
+        lines += [f"**{t(lang, 'drill_banner', mark=DRILL_MARKER, id=drill, name=esc(c.get('drill_name')))}**", ""]
     end = _when(c.get("ended_at"), tz) if c.get("ended_at") else t(lang, "ongoing")
-    lines.append(f"- {t(lang, 'time')}：{_when(c.get('started_at'), tz)} — {end}" if lang == "zh"
-                 else f"- {t(lang, 'time')}: {_when(c.get('started_at'), tz)} — {end}")
+    lines.append(
+        f"- {t(lang, 'time')}：{_when(c.get('started_at'), tz)} — {end}"
+        if lang == "zh"
+        else f"- {t(lang, 'time')}: {_when(c.get('started_at'), tz)} — {end}"
+    )
     colon = "：" if lang == "zh" else ": "
     lines.append(f"- {t(lang, 'host')}{colon}{esc(c.get('started_by'))}")
     if c.get("ended_by"):
@@ -208,8 +217,9 @@ def _attendees(c: Mapping[str, Any], lang: Lang) -> list[str]:
         if not unit:
             lines.append(f"- {esc(person.get('name'))}")
         else:
-            lines.append(f"- {esc(person.get('name'))}（{unit}）" if lang == "zh"
-                         else f"- {esc(person.get('name'))} ({unit})")
+            lines.append(
+                f"- {esc(person.get('name'))}（{unit}）" if lang == "zh" else f"- {esc(person.get('name'))} ({unit})"
+            )
     return [*lines, ""]
 
 
@@ -218,26 +228,66 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
     if not snapshot:
         return [*lines, t(lang, "no_snapshot"), ""]
     p: Mapping[str, Any] = snapshot.get("payload") or {}
-    colon = "：" if lang == "zh" else ": "
     clock = t(lang, "drill_clock" if c.get("drill_id") else "data_time")
-    lines += [t(lang, "snapshot_at", taken=_when(snapshot.get("taken_at"), tz), by=esc(snapshot.get("taken_by")),
-                clock=clock, at=_when(p.get("at") or snapshot.get("at"), tz)), ""]
+    lines += [
+        t(
+            lang,
+            "snapshot_at",
+            taken=_when(snapshot.get("taken_at"), tz),
+            by=esc(snapshot.get("taken_by")),
+            clock=clock,
+            at=_when(p.get("at") or snapshot.get("at"), tz),
+        ),
+        "",
+    ]
+    return (
+        lines
+        + _response_level(p, tz, lang)
+        + _warnings(p, lang)
+        + _stations(p, lang)
+        + _rain(p, lang)
+        + _reservoirs(p, lang)
+        + _orders(p, lang)
+    )
 
+
+def _colon(lang: Lang) -> str:
+    return "：" if lang == "zh" else ": "
+
+
+def _response_level(p: Mapping[str, Any], tz: tzinfo, lang: Lang) -> list[str]:
+    colon = _colon(lang)
     level = p.get("response_level") or {}
     text = f"**{t(lang, 'response_level')}**{colon}{_response_label(level.get('level'), lang)}"
     if level.get("decided_by"):
-        text += t(lang, "sep") + t(lang, "decided", who=esc(level.get("decided_by")),
-                                   at=_when(level.get("decided_at"), tz), reason=esc(level.get("reason")))
-    lines += [text, ""]
+        text += t(lang, "sep") + t(
+            lang,
+            "decided",
+            who=esc(level.get("decided_by")),
+            at=_when(level.get("decided_at"), tz),
+            reason=esc(level.get("reason")),
+        )
+    return [text, ""]
 
+
+def _warnings(p: Mapping[str, Any], lang: Lang) -> list[str]:
+    colon = _colon(lang)
+    lines: list[str] = []
     warnings = p.get("warnings") or {}
     items = warnings.get("items") or []
     lines += [f"### {t(lang, 'warnings')}", ""]
     if not items:
         lines += [t(lang, "no_warnings"), ""]
     else:
-        lines += [t(lang, "warning_counts", n=int(warnings.get("total") or len(items)),
-                    levels=_counts(warnings.get("by_level") or {}, lang)), ""]
+        lines += [
+            t(
+                lang,
+                "warning_counts",
+                n=int(warnings.get("total") or len(items)),
+                levels=_counts(warnings.get("by_level") or {}, lang),
+            ),
+            "",
+        ]
         for w in items[:MAX_WARNINGS_LISTED]:
             where = _local(w, "subject_name", lang) or esc(w.get("subject"))
             town = _local(w, "town_name", lang)
@@ -247,12 +297,27 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
         if len(items) > MAX_WARNINGS_LISTED:
             lines.append(f"- {t(lang, 'more', n=len(items) - MAX_WARNINGS_LISTED)}")
         lines.append("")
+    return lines
 
+
+def _stations(p: Mapping[str, Any], lang: Lang) -> list[str]:
+    colon = _colon(lang)
+    lines: list[str] = []
     stations = p.get("stations") or {}
     by_level = stations.get("by_level") or {}
-    lines += [f"### {t(lang, 'stations')}", "",
-              t(lang, "station_counts", n=int(stations.get("total") or 0), levels=_counts(by_level, lang),
-                normal=int(by_level.get("normal") or 0), offline=int(stations.get("offline") or 0)), ""]
+    lines += [
+        f"### {t(lang, 'stations')}",
+        "",
+        t(
+            lang,
+            "station_counts",
+            n=int(stations.get("total") or 0),
+            levels=_counts(by_level, lang),
+            normal=int(by_level.get("normal") or 0),
+            offline=int(stations.get("offline") or 0),
+        ),
+        "",
+    ]
     raised = stations.get("raised") or []
     if raised:
         lines += [f"{t(lang, 'raised_stations')}{colon.strip()}", ""]
@@ -262,7 +327,12 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
         if len(raised) > MAX_STATIONS_LISTED:
             lines.append(f"- {t(lang, 'more', n=len(raised) - MAX_STATIONS_LISTED)}")
         lines.append("")
+    return lines
 
+
+def _rain(p: Mapping[str, Any], lang: Lang) -> list[str]:
+    colon = _colon(lang)
+    lines: list[str] = []
     rain = p.get("rain") or {}
     lines += [f"### {t(lang, 'rain')}", ""]
     for window in ("1h", "3h", "24h"):
@@ -270,7 +340,11 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
         ranked = t(lang, "list_sep").join(f"{esc(r.get('name'))} {_num(r.get('mm'), 1)}" for r in top)
         lines.append(f"- {t(lang, 'rain_' + window)}{colon}{ranked or t(lang, 'no_rain')}")
     lines.append("")
+    return lines
 
+
+def _reservoirs(p: Mapping[str, Any], lang: Lang) -> list[str]:
+    lines: list[str] = []
     reservoirs = p.get("reservoirs") or {}
     season = reservoirs.get("season")
     if season and lang == "zh":
@@ -283,11 +357,24 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
     elif not reservoirs.get("items"):
         lines += [t(lang, "no_reservoirs"), ""]
     else:
-        lines += _table([t(lang, k) for k in ("col_reservoir", "col_town", "col_level_m", "col_limit_m",
-                                              "col_excess_m")],
-                        [[esc(r.get("name")), _local(r, "town", lang), _num(r.get("level")),
-                          _num(r.get("flood_limit")), _num(r.get("excess"))] for r in reservoirs["items"]])
+        lines += _table(
+            [t(lang, k) for k in ("col_reservoir", "col_town", "col_level_m", "col_limit_m", "col_excess_m")],
+            [
+                [
+                    esc(r.get("name")),
+                    _local(r, "town", lang),
+                    _num(r.get("level")),
+                    _num(r.get("flood_limit")),
+                    _num(r.get("excess")),
+                ]
+                for r in reservoirs["items"]
+            ],
+        )
+    return lines
 
+
+def _orders(p: Mapping[str, Any], lang: Lang) -> list[str]:
+    lines: list[str] = []
     orders = p.get("orders") or []
     lines += [f"### {t(lang, 'orders')}", ""]
     if not orders:
@@ -299,12 +386,34 @@ def _situation(c: Mapping[str, Any], snapshot: Mapping[str, Any] | None, tz: tzi
             key = f"order_{o.get('status')}"
             status = t(lang, key) if key in TEXT else esc(o.get("status"))
             towns = o.get("unreached_towns_en" if lang == "en" else "unreached_towns") or o.get("unreached_towns") or []
-            rows.append([f"{esc(o.get('order_no'))} {title}", status, str(o.get("towns_total") or 0),
-                         str(o.get("acknowledged") or 0), str(o.get("carried_out") or 0), str(o.get("pending") or 0),
-                         str(o.get("unreached") or 0), t(lang, "list_sep").join(esc(x) for x in towns) or "—"])
-        lines += _table([t(lang, k) for k in ("col_order", "col_status", "col_towns", "col_acknowledged",
-                                              "col_carried_out", "col_pending", "col_unreached",
-                                              "col_unreached_towns")], rows)
+            rows.append(
+                [
+                    f"{esc(o.get('order_no'))} {title}",
+                    status,
+                    str(o.get("towns_total") or 0),
+                    str(o.get("acknowledged") or 0),
+                    str(o.get("carried_out") or 0),
+                    str(o.get("pending") or 0),
+                    str(o.get("unreached") or 0),
+                    t(lang, "list_sep").join(esc(x) for x in towns) or "—",
+                ]
+            )
+        lines += _table(
+            [
+                t(lang, k)
+                for k in (
+                    "col_order",
+                    "col_status",
+                    "col_towns",
+                    "col_acknowledged",
+                    "col_carried_out",
+                    "col_pending",
+                    "col_unreached",
+                    "col_unreached_towns",
+                )
+            ],
+            rows,
+        )
     return lines
 
 
@@ -328,15 +437,24 @@ def _decisions(c: Mapping[str, Any], tz: tzinfo, lang: Lang) -> list[str]:
         return [*lines, t(lang, "no_decisions"), ""]
     colon = "：" if lang == "zh" else ": "
     for number, d in enumerate(decisions, 1):
-        lines.append(f"{number}. {_when(d.get('decided_at'), tz)} {esc(d.get('decided_by'))}{colon}"
-                     f"{_decision_text(d, lang)}")
+        lines.append(
+            f"{number}. {_when(d.get('decided_at'), tz)} {esc(d.get('decided_by'))}{colon}{_decision_text(d, lang)}"
+        )
     return [*lines, ""]
 
 
 # --- documents --------------------------------------------------------------------------------------
 
-def markdown(consultation: Mapping[str, Any], snapshot: Mapping[str, Any] | None, *, hq_name: str, tz: tzinfo,
-             lang: Lang = "zh", generated_at: datetime | None = None) -> str:
+
+def markdown(
+    consultation: Mapping[str, Any],
+    snapshot: Mapping[str, Any] | None,
+    *,
+    hq_name: str,
+    tz: tzinfo,
+    lang: Lang = "zh",
+    generated_at: datetime | None = None,
+) -> str:
     """The briefing as Markdown: header, attendees, the situation of ``snapshot`` (the latest one; None when
     none was taken), the decisions in order and the conclusions."""
     if lang not in LANGS:
@@ -354,8 +472,11 @@ def markdown(consultation: Mapping[str, Any], snapshot: Mapping[str, Any] | None
 
 
 # Raw HTML, links, images, autolinks and reference definitions off: the page can only hold text and layout.
-_RENDERER = (MarkdownIt("commonmark", {"html": False}).enable("table")
-             .disable(["link", "image", "autolink", "reference", "html_inline", "html_block"]))
+_RENDERER = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable("table")
+    .disable(["link", "image", "autolink", "reference", "html_inline", "html_block"])
+)
 CSS = """
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; color: #111;
        margin: 2em auto; max-width: 60em; line-height: 1.5; padding: 0 1em; }
@@ -371,18 +492,28 @@ th, td { border: 1px solid #888; padding: .2em .5em; text-align: left; vertical-
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def html(consultation: Mapping[str, Any], snapshot: Mapping[str, Any] | None, *, hq_name: str, tz: tzinfo,
-         lang: Lang = "zh", generated_at: datetime | None = None) -> str:
+def html(
+    consultation: Mapping[str, Any],
+    snapshot: Mapping[str, Any] | None,
+    *,
+    hq_name: str,
+    tz: tzinfo,
+    lang: Lang = "zh",
+    generated_at: datetime | None = None,
+) -> str:
     """The briefing as one printable, self-contained HTML page (no script, no external reference)."""
-    body = _RENDERER.render(markdown(consultation, snapshot, hq_name=hq_name, tz=tz, lang=lang,
-                                     generated_at=generated_at))
+    body = _RENDERER.render(
+        markdown(consultation, snapshot, hq_name=hq_name, tz=tz, lang=lang, generated_at=generated_at)
+    )
     drill = bool(consultation.get("drill_id"))
-    title = f"{DRILL_PREFIX if drill else ''}{hq_name} {t(lang, 'doc_title')} — {consultation.get('title') or ''}"
-    return (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{html_lib.escape(CSP)}">\n'
-            f'<meta name="referrer" content="no-referrer">\n'
-            f"<title>{html_lib.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
-            f'<body class="{"drill" if drill else "live"}-briefing">\n<main>\n{body}</main>\n</body>\n</html>\n')
+    title = f"{DRILL_MARKER if drill else ''}{hq_name} {t(lang, 'doc_title')} — {consultation.get('title') or ''}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{html_lib.escape(CSP)}">\n'
+        f'<meta name="referrer" content="no-referrer">\n'
+        f"<title>{html_lib.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
+        f'<body class="{"drill" if drill else "live"}-briefing">\n<main>\n{body}</main>\n</body>\n</html>\n'
+    )
 
 
 __all__ = ["CSP", "LANGS", "Lang", "esc", "html", "markdown"]

@@ -4,7 +4,7 @@ the decisions taken, each decision through the same code path (and audit trail) 
     open ──close──▶ closed          attendees, snapshots and decisions only while open (else Conflict)
 
 Decisions:
-- ``response_level``: ``alerts.api.apply_response_level`` (what ``POST /api/v1/response-level`` does);
+- ``response_level``: ``alerts.response.apply_response_level`` (what ``POST /api/v1/response-level`` does);
 - ``approve_order``: ``alerts.orders.approve`` (what ``POST /api/v1/orders/{id}/approve`` does), only for a
   draft of the consultation's own drill (live or the same drill);
 - ``note``: the text alone.
@@ -28,20 +28,23 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerts import orders
-from alerts.api import apply_response_level
+from alerts.response import apply_response_level
 from alerts.rules import RuleSet
 from dashboard import queries
 from floodctl.core import audit
 from floodctl.core.errors import BadRequest, Conflict, NotFound
 from floodctl.core.settings import Settings
+from floodctl.domain.levels import LEVEL_RANK, LEVELS, rank
 
 KINDS = ("response_level", "approve_order", "note")
 # Who may take each decision: the roles of the underlying routes (admin holds every right).
-DECISION_ROLES = {"response_level": ("commander",), "approve_order": ("commander",),
-                  "note": ("duty_officer", "commander")}
-LEVELS = queries.LEVELS                     # blue < yellow < orange < red
-RAISED = ("yellow", "orange", "red")        # stations listed one by one in a snapshot
-SNAPSHOT_WARNINGS = 1_000                   # active warnings kept in a snapshot (counts say when cut)
+DECISION_ROLES = {
+    "response_level": ("commander",),
+    "approve_order": ("commander",),
+    "note": ("duty_officer", "commander"),
+}
+RAISED = LEVELS[LEVEL_RANK["yellow"] :]  # stations listed one by one in a snapshot: yellow and above
+SNAPSHOT_WARNINGS = 1_000  # active warnings kept in a snapshot (counts say when cut)
 SNAPSHOT_ORDERS = 100
 SNAPSHOT_REPORTS = 30
 MAX_TITLE, MAX_NAME, MAX_UNIT, MAX_TEXT = 200, 100, 200, 4_000
@@ -112,6 +115,7 @@ ORDER BY x.id
 
 # --- consultations ----------------------------------------------------------------------------------
 
+
 def _text(value: str | None, what: str, limit: int, *, required: bool = True) -> str:
     text = (value or "").strip()
     if required and not text:
@@ -130,8 +134,9 @@ def start(conn: psycopg.Connection, *, title: str, drill_id: int, actor: str, no
     row = conn.execute(INSERT, (drill_id, title, actor, notes)).fetchone()
     assert row is not None
     consultation_id = int(row[0])
-    audit.record(conn, actor, "consultation.start", f"consultation:{consultation_id}", {"title": title},
-                 drill_id=drill_id)
+    audit.record(
+        conn, actor, "consultation.start", f"consultation:{consultation_id}", {"title": title}, drill_id=drill_id
+    )
     return consultation_id
 
 
@@ -142,8 +147,10 @@ def _lock_open(conn: psycopg.Connection, consultation_id: int) -> dict[str, Any]
     if row is None:
         raise NotFound(f"no consultation {consultation_id}")
     if row["state"] != "open":
-        raise Conflict(f"consultation {consultation_id} was closed by {row['ended_by']} at "
-                       f"{row['ended_at']:%Y-%m-%d %H:%M:%S %z}; start a new one to record more")
+        raise Conflict(
+            f"consultation {consultation_id} was closed by {row['ended_by']} at "
+            f"{row['ended_at']:%Y-%m-%d %H:%M:%S %z}; start a new one to record more"
+        )
     return row
 
 
@@ -152,8 +159,14 @@ def close(conn: psycopg.Connection, consultation_id: int, *, actor: str, notes: 
     consultation = _lock_open(conn, consultation_id)
     text = consultation["notes"] if notes is None else _text(notes, "notes", MAX_TEXT, required=False)
     conn.execute(CLOSE, (actor, text, consultation_id))
-    audit.record(conn, actor, "consultation.close", f"consultation:{consultation_id}", {"notes": text},
-                 drill_id=consultation["drill_id"])
+    audit.record(
+        conn,
+        actor,
+        "consultation.close",
+        f"consultation:{consultation_id}",
+        {"notes": text},
+        drill_id=consultation["drill_id"],
+    )
     return get(conn, consultation_id)
 
 
@@ -164,14 +177,16 @@ def get(conn: psycopg.Connection, consultation_id: int, *, full: bool = False) -
         if consultation is None:
             raise NotFound(f"no consultation {consultation_id}")
         consultation["attendees"] = cur.execute(ATTENDEES, (consultation_id,)).fetchall()
-        consultation["snapshots"] = cur.execute(SNAPSHOTS.format(payload=", payload" if full else ""),
-                                                (consultation_id,)).fetchall()
+        consultation["snapshots"] = cur.execute(
+            SNAPSHOTS.format(payload=", payload" if full else ""), (consultation_id,)
+        ).fetchall()
         consultation["decisions"] = cur.execute(DECISIONS.format(where=""), (consultation_id,)).fetchall()
     return consultation
 
 
-def list_consultations(conn: psycopg.Connection, *, drill: int = 0, state: str | None = None,
-                       limit: int = 100) -> list[dict[str, Any]]:
+def list_consultations(
+    conn: psycopg.Connection, *, drill: int = 0, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Consultations of live operations or of a drill, newest first, with how many attendees, snapshots and
     decisions each has."""
     if state is not None and state not in ("open", "closed"):
@@ -182,8 +197,10 @@ def list_consultations(conn: psycopg.Connection, *, drill: int = 0, state: str |
 
 # --- attendees --------------------------------------------------------------------------------------
 
-def add_attendee(conn: psycopg.Connection, consultation_id: int, *, name: str, unit: str | None,
-                 actor: str) -> dict[str, Any]:
+
+def add_attendee(
+    conn: psycopg.Connection, consultation_id: int, *, name: str, unit: str | None, actor: str
+) -> dict[str, Any]:
     """Record someone present (name, and role or unit such as 县水利局); the same name twice is a Conflict."""
     consultation = _lock_open(conn, consultation_id)
     name = _text(name, "a name", MAX_NAME)
@@ -192,12 +209,19 @@ def add_attendee(conn: psycopg.Connection, consultation_id: int, *, name: str, u
         row = cur.execute(INSERT_ATTENDEE, (consultation_id, name, unit, actor)).fetchone()
     if row is None:
         raise Conflict(f"{name} is already on the attendance list of consultation {consultation_id}")
-    audit.record(conn, actor, "consultation.attendee", f"consultation:{consultation_id}",
-                 {"name": name, "unit": unit}, drill_id=consultation["drill_id"])
+    audit.record(
+        conn,
+        actor,
+        "consultation.attendee",
+        f"consultation:{consultation_id}",
+        {"name": name, "unit": unit},
+        drill_id=consultation["drill_id"],
+    )
     return row
 
 
 # --- snapshots --------------------------------------------------------------------------------------
+
 
 def _station_counts(geojson: str) -> dict[str, Any]:
     """Per-level counts and the stations at yellow or above, from the wall's stations GeoJSON."""
@@ -211,26 +235,83 @@ def _station_counts(geojson: str) -> dict[str, Any]:
         by_level[level if level in LEVELS else "normal"] += 1
         offline += p.get("online") is False
         if level in RAISED:
-            raised.append({"code": p.get("code"), "name": p.get("name"), "kind": p.get("kind"),
-                           "town": p.get("town"), "town_en": p.get("town_en"), "level": level,
-                           "metric": p.get("metric"), "value": p.get("value")})
-    raised.sort(key=lambda s: (-LEVELS.index(s["level"]), str(s["code"])))
-    return {"total": len(features), "by_level": {name: by_level[name] for name in ("normal", *LEVELS)},
-            "offline": offline, "raised": raised}
+            raised.append(
+                {
+                    "code": p.get("code"),
+                    "name": p.get("name"),
+                    "kind": p.get("kind"),
+                    "town": p.get("town"),
+                    "town_en": p.get("town_en"),
+                    "level": level,
+                    "metric": p.get("metric"),
+                    "value": p.get("value"),
+                }
+            )
+    raised.sort(key=lambda s: (-rank(s["level"]), str(s["code"])))
+    return {
+        "total": len(features),
+        "by_level": {name: by_level[name] for name in ("normal", *LEVELS)},
+        "offline": offline,
+        "raised": raised,
+    }
 
 
 def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {key: row.get(key) for key in keys}
 
 
-WARNING_KEYS = ("id", "rule_id", "subject", "subject_kind", "subject_name", "town_name", "town_name_en", "hazard",
-                "level", "acknowledged", "acknowledged_by", "raised_at", "last_seen", "value", "threshold",
-                "message_zh", "message_en")
-ORDER_KEYS = ("id", "order_no", "status", "msg_type", "hazard", "level", "response_level", "title_zh", "title_en",
-              "drafted_at", "approved_at", "towns_total", "acknowledged", "carried_out", "pending", "unreached",
-              "escalated", "next_deadline", "unreached_towns", "unreached_towns_en")
-REPORT_KEYS = ("id", "kind", "town_name", "town_name_en", "text", "people_affected", "reported_by", "reported_at",
-               "warning_level")
+WARNING_KEYS = (
+    "id",
+    "rule_id",
+    "subject",
+    "subject_kind",
+    "subject_name",
+    "town_name",
+    "town_name_en",
+    "hazard",
+    "level",
+    "acknowledged",
+    "acknowledged_by",
+    "raised_at",
+    "last_seen",
+    "value",
+    "threshold",
+    "message_zh",
+    "message_en",
+)
+ORDER_KEYS = (
+    "id",
+    "order_no",
+    "status",
+    "msg_type",
+    "hazard",
+    "level",
+    "response_level",
+    "title_zh",
+    "title_en",
+    "drafted_at",
+    "approved_at",
+    "towns_total",
+    "acknowledged",
+    "carried_out",
+    "pending",
+    "unreached",
+    "escalated",
+    "next_deadline",
+    "unreached_towns",
+    "unreached_towns_en",
+)
+REPORT_KEYS = (
+    "id",
+    "kind",
+    "town_name",
+    "town_name_en",
+    "text",
+    "people_affected",
+    "reported_by",
+    "reported_at",
+    "warning_level",
+)
 
 
 def situation(conn: psycopg.Connection, drill_id: int, rules: RuleSet) -> dict[str, Any]:
@@ -246,25 +327,39 @@ def situation(conn: psycopg.Connection, drill_id: int, rules: RuleSet) -> dict[s
     reports = queries.field_reports(conn, drill_id, SNAPSHOT_REPORTS)
     rain = queries.rain_ranking(conn, drill_id, clock.at)
     warnings_by_level = Counter(w.get("level") for w in warnings)
-    payload = {
-        "version": PAYLOAD_VERSION, "drill_id": drill_id, "at": clock.at, "newest_reading": clock.newest,
+    payload: dict[str, Any] = {
+        "version": PAYLOAD_VERSION,
+        "drill_id": drill_id,
+        "at": clock.at,
+        "newest_reading": clock.newest,
         "response_level": level,
         "stations": stations,
-        "warnings": {"by_level": {name: warnings_by_level[name] for name in LEVELS}, "total": len(warnings),
-                     "cut": len(warnings) >= SNAPSHOT_WARNINGS,
-                     "items": [_pick(w, WARNING_KEYS) for w in warnings]},
+        "warnings": {
+            "by_level": {name: warnings_by_level[name] for name in LEVELS},
+            "total": len(warnings),
+            "cut": len(warnings) >= SNAPSHOT_WARNINGS,
+            "items": [_pick(w, WARNING_KEYS) for w in warnings],
+        },
         "rain": rain,
-        "reservoirs": {"season": season, "season_zh": season_rule.label_zh if season_rule else None,
-                       "limit_column": limit_column,
-                       "items": [_pick(r, ("code", "name", "town", "town_en", "level", "ts", "flood_limit", "excess"))
-                                 for r in reservoirs]},
+        "reservoirs": {
+            "season": season,
+            "season_zh": season_rule.label_zh if season_rule else None,
+            "limit_column": limit_column,
+            "items": [
+                _pick(r, ("code", "name", "town", "town_en", "level", "ts", "flood_limit", "excess"))
+                for r in reservoirs
+            ],
+        },
         "orders": [_pick(o, ORDER_KEYS) for o in order_rows],
         "reports": [_pick(r, REPORT_KEYS) for r in reports],
     }
     payload["summary"] = {
-        "response_level": level.get("level"), "stations_by_level": stations["by_level"],
-        "warnings_by_level": payload["warnings"]["by_level"], "warnings": len(warnings),
-        "reservoirs_over_limit": len(reservoirs), "orders": len(order_rows),
+        "response_level": level.get("level"),
+        "stations_by_level": stations["by_level"],
+        "warnings_by_level": payload["warnings"]["by_level"],
+        "warnings": len(warnings),
+        "reservoirs_over_limit": len(reservoirs),
+        "orders": len(order_rows),
         "unreached_towns": sum(int(o.get("unreached") or 0) for o in order_rows),
     }
     return jsonable_encoder(payload)  # type: ignore[no-any-return]
@@ -277,9 +372,14 @@ def take_snapshot(conn: psycopg.Connection, consultation_id: int, *, actor: str,
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_SNAPSHOT, (consultation_id, payload["at"], actor, Jsonb(payload))).fetchone()
     assert row is not None
-    audit.record(conn, actor, "consultation.snapshot", f"consultation:{consultation_id}",
-                 {"snapshot_id": row["id"], "at": payload["at"], **payload["summary"]},
-                 drill_id=consultation["drill_id"])
+    audit.record(
+        conn,
+        actor,
+        "consultation.snapshot",
+        f"consultation:{consultation_id}",
+        {"snapshot_id": row["id"], "at": payload["at"], **payload["summary"]},
+        drill_id=consultation["drill_id"],
+    )
     return row
 
 
@@ -290,6 +390,7 @@ def latest_snapshot(conn: psycopg.Connection, consultation_id: int) -> dict[str,
 
 
 # --- decisions --------------------------------------------------------------------------------------
+
 
 def _scope(drill_id: int) -> str:
     return f"drill {drill_id}" if drill_id else "live operations"
@@ -302,15 +403,26 @@ def _approvable(conn: psycopg.Connection, order_id: int, drill_id: int) -> None:
     if order is None:
         raise NotFound(f"no order {order_id}")
     if order["drill_id"] != drill_id:
-        raise BadRequest(f"order {order_id} belongs to {_scope(order['drill_id'])}, this consultation to "
-                         f"{_scope(drill_id)}; it cannot be approved here")
+        raise BadRequest(
+            f"order {order_id} belongs to {_scope(order['drill_id'])}, this consultation to "
+            f"{_scope(drill_id)}; it cannot be approved here"
+        )
     if order["status"] == "approved":
         raise Conflict(f"order {order_id} was already approved by {order['approved_by']}; nothing to decide")
 
 
-def record_decision(conn: psycopg.Connection, consultation_id: int, *, kind: str, actor: str, settings: Settings,
-                    text: str | None = None, level: str | None = None, reason: str | None = None,
-                    order_id: int | None = None) -> dict[str, Any]:
+def record_decision(
+    conn: psycopg.Connection,
+    consultation_id: int,
+    *,
+    kind: str,
+    actor: str,
+    settings: Settings,
+    text: str | None = None,
+    level: str | None = None,
+    reason: str | None = None,
+    order_id: int | None = None,
+) -> dict[str, Any]:
     """Take a decision in the consultation: set the response level, approve a draft order, or note something.
 
     Returns ``{"decision": …, "response_level" | "order": …}`` (the latter what the ordinary route returns).
@@ -333,8 +445,9 @@ def record_decision(conn: psycopg.Connection, consultation_id: int, *, kind: str
             raise BadRequest("level is required for a response_level decision (none, IV, III, II or I)")
         if not (reason or text).strip():
             raise BadRequest("a response_level decision needs a reason (or its text as the reason)")
-        response_level_id = apply_response_level(conn, drill_id=drill_id, level=level, reason=reason or text,
-                                                 actor=actor, context=link)
+        response_level_id = apply_response_level(
+            conn, drill_id=drill_id, level=level, reason=reason or text, actor=actor, context=link
+        )
         result["response_level"] = queries.response_level(conn, drill_id)
     elif kind == "approve_order":
         if order_id is None:
@@ -350,15 +463,27 @@ def record_decision(conn: psycopg.Connection, consultation_id: int, *, kind: str
     audit.record(conn, actor, "consultation.decide", f"consultation:{consultation_id}", details, drill_id=drill_id)
     audit_row = conn.execute(LAST_AUDIT).fetchone()
     assert audit_row is not None
-    conn.execute(INSERT_DECISION, (decision_id, consultation_id, kind, text, actor, response_level_id,
-                                   approved_order, audit_row[0]))
+    conn.execute(
+        INSERT_DECISION,
+        (decision_id, consultation_id, kind, text, actor, response_level_id, approved_order, audit_row[0]),
+    )
     with conn.cursor(row_factory=dict_row) as cur:
-        result["decision"] = cur.execute(DECISIONS.format(where="AND x.id = %s"),
-                                         (consultation_id, decision_id)).fetchone()
+        result["decision"] = cur.execute(
+            DECISIONS.format(where="AND x.id = %s"), (consultation_id, decision_id)
+        ).fetchone()
     return result
 
 
 __all__ = [
-    "DECISION_ROLES", "KINDS", "add_attendee", "close", "get", "latest_snapshot", "list_consultations",
-    "record_decision", "situation", "start", "take_snapshot",
+    "DECISION_ROLES",
+    "KINDS",
+    "add_attendee",
+    "close",
+    "get",
+    "latest_snapshot",
+    "list_consultations",
+    "record_decision",
+    "situation",
+    "start",
+    "take_snapshot",
 ]

@@ -51,27 +51,31 @@ rows of ``#wall-warnings`` not yet acknowledged get ``button.wall-ack-button[dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, dcc, html
+from dash.development.base_component import Component
 
 from dashboard import i18n
+from dashboard.components import attrs, clientside_callback
 from dashboard.i18n import Lang, lang_of
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.response import RESPONSE_LEVELS
 
 __all__ = ["CONTEXT_ID", "DRAWER_ID", "TEXT", "TEXTS_ID", "consult_button", "consult_drawer", "register", "t"]
 
 DRAWER_ID = "wall-consult"
 TEXTS_ID = "wall-consult-texts"
 CONTEXT_ID = "wall-consult-context"
-RESPONSE_CHOICES = ("none", "IV", "III", "II", "I")
 
 TEXT: dict[str, dict[Lang, str]] = {
     "button": i18n.TEXT["consult_button"],
     "drawer_title": {"zh": "会商", "en": "Consultation"},
     "hide": {"zh": "关闭", "en": "Close"},
     "scope_live": {"zh": "实时业务", "en": "Live operations"},
-    "scope_drill": {"zh": "【演练】#{id}", "en": "[DRILL] #{id}"},
+    "scope_drill": {"zh": DRILL_MARKER + "#{id}", "en": "[DRILL] #{id}"},
     "login_title": {"zh": "登录", "en": "Log in"},
     "login_name": {"zh": "用户名", "en": "User name"},
     "login_password": {"zh": "密码", "en": "Password"},
@@ -123,19 +127,26 @@ TEXT: dict[str, dict[Lang, str]] = {
     "briefing": {"zh": "生成简报", "en": "Open briefing"},
     "briefing_md": {"zh": "下载简报 Markdown", "en": "Download briefing (Markdown)"},
     "end": {"zh": "结束会商", "en": "Close consultation"},
-    "end_confirm": {"zh": "结束会商“{title}”？结束后不能再记录。",
-                    "en": "Close “{title}”? Nothing more can be recorded."},
+    "end_confirm": {
+        "zh": "结束会商“{title}”？结束后不能再记录。",
+        "en": "Close “{title}”? Nothing more can be recorded.",
+    },
     "last": {"zh": "上次会商（已结束）", "en": "Last consultation (closed)"},
     "ended": {"zh": "{who} {at} 结束", "en": "closed by {who} at {at}"},
     "ack": {"zh": "确认", "en": "Acknowledge"},
     "ack_done": {"zh": "已确认", "en": "Acknowledged"},
     "network": {"zh": "无法连接服务器：{why}", "en": "Cannot reach the server: {why}"},
     "http_error": {"zh": "请求失败（HTTP {status}）", "en": "Request failed (HTTP {status})"},
-    "popup_blocked": {"zh": "浏览器阻止了新标签页，请允许本页弹出窗口",
-                      "en": "The browser blocked the new tab; allow pop-ups"},
+    "popup_blocked": {
+        "zh": "浏览器阻止了新标签页，请允许本页弹出窗口",
+        "en": "The browser blocked the new tab; allow pop-ups",
+    },
     "briefing_file": {"zh": "会商简报", "en": "briefing"},
-    **{f"level_{code}": {lang: i18n.RESPONSE_NAME[lang][code] for lang in i18n.LANGS}
-       for code in RESPONSE_CHOICES if code != "none"},
+    **{
+        f"level_{code}": {lang: i18n.RESPONSE_NAME[lang][code] for lang in i18n.LANGS}
+        for code in RESPONSE_LEVELS
+        if code != "none"
+    },
 }
 
 
@@ -146,9 +157,10 @@ def t(lang: Lang, key: str, **values: object) -> str:
 
 # --- components ---------------------------------------------------------------------------------------
 
-def _label(key: str, lang: Lang, tag: Any = html.Span, **props: Any) -> Any:
+
+def _label(key: str, lang: Lang, tag: Callable[..., Component] = html.Span, **props: Any) -> Component:
     """Static text the script relabels on the language toggle (``data-ct``)."""
-    return tag(t(lang, key), **{"data-ct": key}, **props)
+    return tag(t(lang, key), **attrs(data_ct=key), **props)
 
 
 def _input(id_: str, key: str, lang: Lang, **props: Any) -> html.Label:
@@ -156,21 +168,38 @@ def _input(id_: str, key: str, lang: Lang, **props: Any) -> html.Label:
     label naming it for screen readers; its placeholder says the same and follows the language (``data-cph``,
     on the label: dcc.Input takes no data attributes). ``debounce``: Dash hears of the text only on Enter or
     blur, not at every key."""
-    return html.Label([_label(key, lang, className="wc-sr"),
-                       dcc.Input(id=id_, type=props.pop("type", "text"), placeholder=t(lang, key),
-                                 className="wc-input", debounce=True, **props)],
-                      className="wc-field", **{"data-cph": key})
+    return html.Label(
+        [
+            _label(key, lang, className="wc-sr"),
+            dcc.Input(
+                id=id_,
+                type=props.pop("type", "text"),
+                placeholder=t(lang, key),
+                className="wc-input",
+                debounce=True,
+                **props,
+            ),
+        ],
+        className="wc-field",
+        **attrs(data_cph=key),
+    )
 
 
 def _button(id_: str | None, key: str, lang: Lang, extra_class: str = "", **props: Any) -> html.Button:
     """A button handled by the script (event delegation on ``document``), no Dash round trip."""
     if id_ is not None:
         props["id"] = id_
-    return html.Button(t(lang, key), type="button", className=f"wc-button {extra_class}".strip(),
-                       disable_n_clicks=True, **{"data-ct": key}, **props)
+    return html.Button(
+        t(lang, key),
+        type="button",
+        className=f"wc-button {extra_class}".strip(),
+        disable_n_clicks=True,
+        **attrs(data_ct=key),
+        **props,
+    )
 
 
-def _role_tag(gate: str, lang: Lang) -> html.Span:
+def _role_tag(gate: str, lang: Lang) -> Component:
     return _label(f"needs_{gate}", lang, className="wc-role")
 
 
@@ -180,8 +209,9 @@ def _form(children: list[Any], extra_class: str = "") -> html.Div:
     return html.Div(children, className=f"wc-form {extra_class}".strip())
 
 
-def _section(id_: str, title_key: str | None, lang: Lang, children: list[Any], gate: str | None = None,
-             extra_class: str = "") -> html.Section:
+def _section(
+    id_: str, title_key: str | None, lang: Lang, children: list[Any], gate: str | None = None, extra_class: str = ""
+) -> html.Section:
     """``gate`` ("act" or "decide"): the role the section's controls need, shown as a tag to those without it."""
     classes = ["wc-section", extra_class]
     heading: list[Any] = []
@@ -197,88 +227,255 @@ def _section(id_: str, title_key: str | None, lang: Lang, children: list[Any], g
 def consult_button(lang: Any = i18n.DEFAULT_LANG) -> html.Button:
     """The timebar's "会商 / Consultation" button: opens and closes the drawer."""
     lang = lang_of(lang)
-    return html.Button([html.Span("", className="wc-dot"), _label("button", lang)], id="wall-consult-button",
-                       type="button", className="tb-button", disable_n_clicks=True,
-                       **{"aria-controls": DRAWER_ID, "aria-expanded": "false"})
+    return html.Button(
+        [html.Span("", className="wc-dot"), _label("button", lang)],
+        id="wall-consult-button",
+        type="button",
+        className="tb-button",
+        disable_n_clicks=True,
+        **attrs(aria_controls=DRAWER_ID, aria_expanded="false"),
+    )
 
 
 def consult_drawer(lang: Any = i18n.DEFAULT_LANG) -> html.Aside:
     """The drawer (hidden until ``wall-consult-button`` is pressed), laid out in ``lang``."""
     lang = lang_of(lang)
-    login = _section("wall-login", "login_title", lang, [
-        _form([_input("wall-login-name", "login_name", lang, autoComplete="username"),
-               _input("wall-login-password", "login_password", lang, type="password", autoComplete="current-password"),
-               _button("wall-login-submit", "login_submit", lang, "wc-submit wc-primary")], "wc-logged-out"),
-        html.Div([html.Span("", id="wall-login-user", className="wc-user"),
-                  _button("wall-login-logout", "logout", lang)], className="wc-logged-in wc-row"),
-        html.Div("", id="wall-login-error", className="wc-error", role="alert"),
-    ], extra_class="wc-login")
-    start = _section("wall-consult-start", None, lang, [
-        _label("none_open", lang, html.Div, className="wc-muted"),
-        _form([_input("wall-consult-start-title", "start_title", lang, maxLength=200),
-               _button("wall-consult-start-submit", "start_submit", lang, "wc-submit wc-primary")], "wc-act"),
-        _role_tag("act", lang),
-    ], extra_class="wc-needs-act")
-    level_options = [html.Option(t(lang, f"level_{code}"), value=code, **{"data-ct": f"level_{code}"})
-                     for code in RESPONSE_CHOICES]
-    current = html.Section([
-        html.Div([html.H3("", id="wall-consult-title", className="wc-title"),
-                  html.Div("", id="wall-consult-meta", className="wc-muted")], className="wc-section wc-heading"),
-        _section("wall-consult-attendees-section", "attendees", lang, [
-            html.Ul([], id="wall-consult-attendees", className="wc-list"),
-            _form([_input("wall-consult-attendee-name", "attendee_name", lang, maxLength=100),
-                   _input("wall-consult-attendee-unit", "attendee_unit", lang, maxLength=200),
-                   _button("wall-consult-attendee-add", "attendee_add", lang, "wc-submit")], "wc-act"),
-        ], gate="act"),
-        _section("wall-consult-snapshot-section", None, lang, [
-            html.Div([_button("wall-consult-snapshot", "snapshot", lang, "wc-act"),
-                      html.Span("", id="wall-consult-snapshot-info", className="wc-muted")], className="wc-row"),
+    return html.Aside(
+        [
+            dcc.Store(id=TEXTS_ID, data=TEXT),
+            dcc.Store(id=CONTEXT_ID, data=None),
+            html.Div(
+                [
+                    html.H2(
+                        [_label("drawer_title", lang), html.Span("", id="wall-consult-scope", className="wc-scope")]
+                    ),
+                    html.Button(
+                        "×",
+                        id="wall-consult-hide",
+                        type="button",
+                        className="wc-hide",
+                        disable_n_clicks=True,
+                        title=t(lang, "hide"),
+                        **attrs(aria_label=t(lang, "hide"), data_ctitle="hide"),
+                    ),
+                ],
+                className="wc-head",
+            ),
+            html.Div(
+                [
+                    html.Div("", id="wall-consult-message", className="wc-message", role="alert"),
+                    _login(lang),
+                    _start(lang),
+                    _current(lang),
+                    _last(lang),
+                ],
+                className="wc-body",
+            ),
+        ],
+        id=DRAWER_ID,
+        className="wall-consult",
+        **attrs(aria_label=t(lang, "drawer_title"), data_ctitle="drawer_title"),
+    )
+
+
+def _login(lang: Lang) -> html.Section:
+    return _section(
+        "wall-login",
+        "login_title",
+        lang,
+        [
+            _form(
+                [
+                    _input("wall-login-name", "login_name", lang, autoComplete="username"),
+                    _input(
+                        "wall-login-password", "login_password", lang, type="password", autoComplete="current-password"
+                    ),
+                    _button("wall-login-submit", "login_submit", lang, "wc-submit wc-primary"),
+                ],
+                "wc-logged-out",
+            ),
+            html.Div(
+                [
+                    html.Span("", id="wall-login-user", className="wc-user"),
+                    _button("wall-login-logout", "logout", lang),
+                ],
+                className="wc-logged-in wc-row",
+            ),
+            html.Div("", id="wall-login-error", className="wc-error", role="alert"),
+        ],
+        extra_class="wc-login",
+    )
+
+
+def _start(lang: Lang) -> html.Section:
+    return _section(
+        "wall-consult-start",
+        None,
+        lang,
+        [
+            _label("none_open", lang, html.Div, className="wc-muted"),
+            _form(
+                [
+                    _input("wall-consult-start-title", "start_title", lang, maxLength=200),
+                    _button("wall-consult-start-submit", "start_submit", lang, "wc-submit wc-primary"),
+                ],
+                "wc-act",
+            ),
             _role_tag("act", lang),
-        ], extra_class="wc-needs-act"),
-        _section("wall-consult-decisions-section", "decisions", lang, [
-            html.Ol([], id="wall-consult-decisions", className="wc-list wc-decisions"),
-        ]),
-        _section("wall-consult-level-section", "level_title", lang, [
-            _form([html.Select(level_options, id="wall-consult-level", className="wc-input wc-select",
-                               **{"aria-label": t(lang, "level_title"), "data-ctitle": "level_title"}),
-                   _input("wall-consult-level-reason", "level_reason", lang, maxLength=2000),
-                   _button("wall-consult-level-submit", "level_submit", lang, "wc-submit wc-primary")], "wc-act"),
-        ], gate="decide"),
-        _section("wall-consult-orders-section", "orders", lang, [
-            html.Div([], id="wall-consult-orders", className="wc-list"),
-        ], gate="decide"),
-        _section("wall-consult-note-section", "note_title", lang, [
-            _form([_input("wall-consult-note", "note_text", lang, maxLength=4000),
-                   _button("wall-consult-note-submit", "note_submit", lang, "wc-submit")], "wc-act"),
-        ], gate="act"),
-        html.Div([_button("wall-consult-briefing", "briefing", lang, "wc-briefing", **{"data-format": "html"}),
-                  _button("wall-consult-briefing-md", "briefing_md", lang, "wc-briefing", **{"data-format": "md"}),
-                  _button("wall-consult-end", "end", lang, "wc-danger wc-act")], className="wc-section wc-actions"),
-    ], id="wall-consult-current", className="wc-current")
-    last = _section("wall-consult-last", "last", lang, [
-        html.Div("", id="wall-consult-last-title", className="wc-title"),
-        html.Div("", id="wall-consult-last-meta", className="wc-muted"),
-        html.Div([_button("wall-consult-last-briefing", "briefing", lang, "wc-briefing", **{"data-format": "html"}),
-                  _button("wall-consult-last-md", "briefing_md", lang, "wc-briefing", **{"data-format": "md"})],
-                 className="wc-row"),
-    ])
-    return html.Aside([
-        dcc.Store(id=TEXTS_ID, data=TEXT),
-        dcc.Store(id=CONTEXT_ID, data=None),
-        html.Div([html.H2([_label("drawer_title", lang), html.Span("", id="wall-consult-scope", className="wc-scope")]),
-                  html.Button("×", id="wall-consult-hide", type="button", className="wc-hide", disable_n_clicks=True,
-                              title=t(lang, "hide"), **{"aria-label": t(lang, "hide"), "data-ctitle": "hide"})],
-                 className="wc-head"),
-        html.Div([html.Div("", id="wall-consult-message", className="wc-message", role="alert"),
-                  login, start, current, last], className="wc-body"),
-    ], id=DRAWER_ID, className="wall-consult", **{"aria-label": t(lang, "drawer_title"), "data-ctitle": "drawer_title"})
+        ],
+        extra_class="wc-needs-act",
+    )
+
+
+def _current(lang: Lang) -> html.Section:
+    """The open consultation: attendees, snapshots, decisions and the briefing."""
+    return html.Section(
+        [
+            html.Div(
+                [
+                    html.H3("", id="wall-consult-title", className="wc-title"),
+                    html.Div("", id="wall-consult-meta", className="wc-muted"),
+                ],
+                className="wc-section wc-heading",
+            ),
+            _section(
+                "wall-consult-attendees-section",
+                "attendees",
+                lang,
+                [
+                    html.Ul([], id="wall-consult-attendees", className="wc-list"),
+                    _form(
+                        [
+                            _input("wall-consult-attendee-name", "attendee_name", lang, maxLength=100),
+                            _input("wall-consult-attendee-unit", "attendee_unit", lang, maxLength=200),
+                            _button("wall-consult-attendee-add", "attendee_add", lang, "wc-submit"),
+                        ],
+                        "wc-act",
+                    ),
+                ],
+                gate="act",
+            ),
+            _section(
+                "wall-consult-snapshot-section",
+                None,
+                lang,
+                [
+                    html.Div(
+                        [
+                            _button("wall-consult-snapshot", "snapshot", lang, "wc-act"),
+                            html.Span("", id="wall-consult-snapshot-info", className="wc-muted"),
+                        ],
+                        className="wc-row",
+                    ),
+                    _role_tag("act", lang),
+                ],
+                extra_class="wc-needs-act",
+            ),
+            _section(
+                "wall-consult-decisions-section",
+                "decisions",
+                lang,
+                [
+                    html.Ol([], id="wall-consult-decisions", className="wc-list wc-decisions"),
+                ],
+            ),
+            *_decision_sections(lang),
+            html.Div(
+                [
+                    _button("wall-consult-briefing", "briefing", lang, "wc-briefing", **attrs(data_format="html")),
+                    _button("wall-consult-briefing-md", "briefing_md", lang, "wc-briefing", **attrs(data_format="md")),
+                    _button("wall-consult-end", "end", lang, "wc-danger wc-act"),
+                ],
+                className="wc-section wc-actions",
+            ),
+        ],
+        id="wall-consult-current",
+        className="wc-current",
+    )
+
+
+def _decision_sections(lang: Lang) -> list[html.Section]:
+    """Setting the response level and approving orders (commander), notes (duty officer or commander)."""
+    level_options = [
+        html.Option(t(lang, f"level_{code}"), value=code, **attrs(data_ct=f"level_{code}")) for code in RESPONSE_LEVELS
+    ]
+    return [
+        _section(
+            "wall-consult-level-section",
+            "level_title",
+            lang,
+            [
+                _form(
+                    [
+                        html.Select(
+                            level_options,
+                            id="wall-consult-level",
+                            className="wc-input wc-select",
+                            **attrs(aria_label=t(lang, "level_title"), data_ctitle="level_title"),
+                        ),
+                        _input("wall-consult-level-reason", "level_reason", lang, maxLength=2000),
+                        _button("wall-consult-level-submit", "level_submit", lang, "wc-submit wc-primary"),
+                    ],
+                    "wc-act",
+                ),
+            ],
+            gate="decide",
+        ),
+        _section(
+            "wall-consult-orders-section",
+            "orders",
+            lang,
+            [
+                html.Div([], id="wall-consult-orders", className="wc-list"),
+            ],
+            gate="decide",
+        ),
+        _section(
+            "wall-consult-note-section",
+            "note_title",
+            lang,
+            [
+                _form(
+                    [
+                        _input("wall-consult-note", "note_text", lang, maxLength=4000),
+                        _button("wall-consult-note-submit", "note_submit", lang, "wc-submit"),
+                    ],
+                    "wc-act",
+                ),
+            ],
+            gate="act",
+        ),
+    ]
+
+
+def _last(lang: Lang) -> html.Section:
+    return _section(
+        "wall-consult-last",
+        "last",
+        lang,
+        [
+            html.Div("", id="wall-consult-last-title", className="wc-title"),
+            html.Div("", id="wall-consult-last-meta", className="wc-muted"),
+            html.Div(
+                [
+                    _button("wall-consult-last-briefing", "briefing", lang, "wc-briefing", **attrs(data_format="html")),
+                    _button("wall-consult-last-md", "briefing_md", lang, "wc-briefing", **attrs(data_format="md")),
+                ],
+                className="wc-row",
+            ),
+        ],
+    )
 
 
 def register(app: dash.Dash) -> None:
     """One clientside callback: the wall's language, the drill shown and the time zone go to wall-consult.js
     (which also sets ``document.documentElement.lang``); the texts ride along once."""
-    app.clientside_callback(
+    clientside_callback(
+        app,
         ClientsideFunction(namespace="floodConsult", function_name="context"),
         Output(CONTEXT_ID, "data"),
-        Input("wall-lang-store", "data"), Input("wall-drill", "value"),
-        State(TEXTS_ID, "data"), State("wall-config", "data"))
+        Input("wall-lang-store", "data"),
+        Input("wall-drill", "value"),
+        State(TEXTS_ID, "data"),
+        State("wall-config", "data"),
+    )

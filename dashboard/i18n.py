@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.levels import LEVEL_EN, LEVEL_NUMERAL, LEVEL_SHAPE, LEVEL_ZH
+from floodctl.domain.thresholds import THRESHOLD_LABELS
+
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_LANG: Lang = "zh"
 
-# Warning colours, least to most severe, with the shape and the numeral that stand in for the colour.
-LEVELS = ("blue", "yellow", "orange", "red")
-LEVEL_SHAPE = {"blue": "●", "yellow": "▲", "orange": "◆", "red": "■"}
-LEVEL_NUMERAL = {"blue": "Ⅳ", "yellow": "Ⅲ", "orange": "Ⅱ", "red": "Ⅰ"}
-RESPONSE_NUMERAL = {"none": "—", "IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}
 
 TEXT: dict[str, dict[Lang, str]] = {
     "title": {"zh": "象山县防汛防台指挥 — 会商大屏", "en": "Xiangshan Flood & Typhoon HQ — Consultation"},
@@ -25,8 +24,10 @@ TEXT: dict[str, dict[Lang, str]] = {
     "drill_label": {"zh": "数据", "en": "Data"},
     "live": {"zh": "实时（非演练）", "en": "Live operations"},
     "drill_option": {"zh": "演练 #{id}：{name}", "en": "Drill #{id}: {name}"},
-    "drill_banner": {"zh": "【演练】#{id} {name} — 演练数据，非真实汛情",
-                     "en": "[DRILL] #{id} {name} — exercise data, not real"},
+    "drill_banner": {
+        "zh": DRILL_MARKER + "#{id} {name} — 演练数据，非真实汛情",
+        "en": "[DRILL] #{id} {name} — exercise data, not real",
+    },
     "response_level": {"zh": "县应急响应", "en": "County response"},
     "response_none": {"zh": "未启动", "en": "not activated"},
     "response_by": {"zh": "{who} {at} 决定", "en": "by {who}, {at}"},
@@ -94,19 +95,27 @@ TEXT: dict[str, dict[Lang, str]] = {
     "consult_button": {"zh": "会商", "en": "Consultation"},
 }
 
-LEVEL_NAME: dict[Lang, dict[str, str]] = {
-    "zh": {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
-    "en": {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
-}
+LEVEL_NAME: dict[Lang, dict[str, str]] = {"zh": LEVEL_ZH, "en": LEVEL_EN}
 RESPONSE_NAME: dict[Lang, dict[str, str]] = {
     "zh": {"none": "未启动", "IV": "Ⅳ级（一般）", "III": "Ⅲ级（较大）", "II": "Ⅱ级（重大）", "I": "Ⅰ级（特别重大）"},
-    "en": {"none": "not activated", "IV": "Level IV (general)", "III": "Level III (major)",
-           "II": "Level II (severe)", "I": "Level I (extremely severe)"},
+    "en": {
+        "none": "not activated",
+        "IV": "Level IV (general)",
+        "III": "Level III (major)",
+        "II": "Level II (severe)",
+        "I": "Level I (extremely severe)",
+    },
 }
 KIND_NAME: dict[Lang, dict[str, str]] = {
     "zh": {"river": "河道", "reservoir": "水库", "tide": "潮位", "rain": "雨量", "weather": "气象", "camera": "视频"},
-    "en": {"river": "river", "reservoir": "reservoir", "tide": "tide", "rain": "rain", "weather": "weather",
-           "camera": "camera"},
+    "en": {
+        "river": "river",
+        "reservoir": "reservoir",
+        "tide": "tide",
+        "rain": "rain",
+        "weather": "weather",
+        "camera": "camera",
+    },
 }
 # One glyph per station kind, drawn inside the marker (the kind stays visible at every warning level).
 KIND_GLYPH: dict[Lang, dict[str, str]] = {
@@ -114,39 +123,87 @@ KIND_GLYPH: dict[Lang, dict[str, str]] = {
     "en": {"river": "R", "reservoir": "V", "tide": "T", "rain": "P", "weather": "W", "camera": "C"},
 }
 METRIC_NAME: dict[Lang, dict[str, str]] = {
-    "zh": {"water_level": "水位", "rainfall": "雨量", "tide_level": "潮位", "wind_speed": "风速", "flow": "流量",
-           "inflow": "入库流量", "outflow": "出库流量", "storage": "蓄水量", "wind_dir": "风向", "pressure": "气压",
-           "wave_height": "浪高", "battery_v": "电压"},
-    "en": {"water_level": "water level", "rainfall": "rainfall", "tide_level": "tide level", "wind_speed": "wind speed",
-           "flow": "flow", "inflow": "inflow", "outflow": "outflow", "storage": "storage", "wind_dir": "wind direction",
-           "pressure": "pressure", "wave_height": "wave height", "battery_v": "battery"},
+    "zh": {
+        "water_level": "水位",
+        "rainfall": "雨量",
+        "tide_level": "潮位",
+        "wind_speed": "风速",
+        "flow": "流量",
+        "inflow": "入库流量",
+        "outflow": "出库流量",
+        "storage": "蓄水量",
+        "wind_dir": "风向",
+        "pressure": "气压",
+        "wave_height": "浪高",
+        "battery_v": "电压",
+    },
+    "en": {
+        "water_level": "water level",
+        "rainfall": "rainfall",
+        "tide_level": "tide level",
+        "wind_speed": "wind speed",
+        "flow": "flow",
+        "inflow": "inflow",
+        "outflow": "outflow",
+        "storage": "storage",
+        "wind_dir": "wind direction",
+        "pressure": "pressure",
+        "wave_height": "wave height",
+        "battery_v": "battery",
+    },
 }
+# Threshold names as the domain words them, and "fsltdz": the flood-limit level of the season in force.
 THRESHOLD_NAME: dict[Lang, dict[str, str]] = {
-    "zh": {"wrz": "警戒水位", "grz": "保证水位", "fsltdz": "汛限水位", "dsflz": "设计洪水位", "ckflz": "校核洪水位",
-           "dam_crest": "坝顶", "tide_blue": "蓝色警戒潮位", "tide_yellow": "黄色警戒潮位",
-           "tide_orange": "橙色警戒潮位", "tide_red": "红色警戒潮位", "seawall_crest": "海塘堤顶"},
-    "en": {"wrz": "warning level (WRZ)", "grz": "guarantee level (GRZ)", "fsltdz": "flood-limit level (FSLTDZ)",
-           "dsflz": "design flood level", "ckflz": "check flood level", "dam_crest": "dam crest",
-           "tide_blue": "blue tide level", "tide_yellow": "yellow tide level", "tide_orange": "orange tide level",
-           "tide_red": "red tide level", "seawall_crest": "seawall crest"},
+    "zh": {name: zh for name, (zh, _) in THRESHOLD_LABELS.items()} | {"fsltdz": "汛限水位"},
+    "en": {name: en for name, (_, en) in THRESHOLD_LABELS.items()} | {"fsltdz": "flood-limit level (FSLTDZ)"},
 }
 SEASON_NAME: dict[Lang, dict[str, str]] = {
     "zh": {"meiyu": "梅汛期", "typhoon": "台汛期"},
     "en": {"meiyu": "Meiyu season", "typhoon": "typhoon season"},
 }
 REPORT_KIND_NAME: dict[Lang, dict[str, str]] = {
-    "zh": {"seawall_breach": "海塘险情", "dyke_breach": "堤防险情", "dam_danger": "水库险情", "overtopping": "越浪漫堤",
-           "landslide": "山体滑坡", "waterlogging": "积水内涝", "people_trapped": "人员被困", "other": "其他"},
-    "en": {"seawall_breach": "seawall breach", "dyke_breach": "dyke breach", "dam_danger": "dam danger",
-           "overtopping": "overtopping", "landslide": "landslide", "waterlogging": "waterlogging",
-           "people_trapped": "people trapped", "other": "other"},
+    "zh": {
+        "seawall_breach": "海塘险情",
+        "dyke_breach": "堤防险情",
+        "dam_danger": "水库险情",
+        "overtopping": "越浪漫堤",
+        "landslide": "山体滑坡",
+        "waterlogging": "积水内涝",
+        "people_trapped": "人员被困",
+        "other": "其他",
+    },
+    "en": {
+        "seawall_breach": "seawall breach",
+        "dyke_breach": "dyke breach",
+        "dam_danger": "dam danger",
+        "overtopping": "overtopping",
+        "landslide": "landslide",
+        "waterlogging": "waterlogging",
+        "people_trapped": "people trapped",
+        "other": "other",
+    },
 }
 HAZARD_NAME: dict[Lang, dict[str, str]] = {
-    "zh": {"river_flood": "河道洪水", "reservoir": "水库超汛限", "storm_tide": "风暴潮", "rainstorm": "暴雨",
-           "typhoon": "台风", "waterlogging": "城市内涝", "seawall_breach": "海塘险情", "general": "综合"},
-    "en": {"river_flood": "river flood", "reservoir": "reservoir", "storm_tide": "storm tide", "rainstorm": "rainstorm",
-           "typhoon": "typhoon", "waterlogging": "waterlogging", "seawall_breach": "seawall danger",
-           "general": "general"},
+    "zh": {
+        "river_flood": "河道洪水",
+        "reservoir": "水库超汛限",
+        "storm_tide": "风暴潮",
+        "rainstorm": "暴雨",
+        "typhoon": "台风",
+        "waterlogging": "城市内涝",
+        "seawall_breach": "海塘险情",
+        "general": "综合",
+    },
+    "en": {
+        "river_flood": "river flood",
+        "reservoir": "reservoir",
+        "storm_tide": "storm tide",
+        "rainstorm": "rainstorm",
+        "typhoon": "typhoon",
+        "waterlogging": "waterlogging",
+        "seawall_breach": "seawall danger",
+        "general": "general",
+    },
 }
 # The county's static layers the wall can show (cameras come live, with their latest snapshot: overlays.py).
 OVERLAYS = ("villages", "reservoirs", "seawalls", "rivers", "shelters", "waterlogging")
@@ -163,7 +220,7 @@ def t(lang: Lang, key: str, **values: object) -> str:
 
 
 def level_mark(level: str | None, lang: Lang) -> str:
-    """"■ 红Ⅰ" / "■ red I": shape, colour name and numeral, so the level never rests on colour alone."""
+    """ "■ 红Ⅰ" / "■ red I": shape, colour name and numeral, so the level never rests on colour alone."""
     if level not in LEVEL_SHAPE:
         return ""
     name = LEVEL_NAME[lang][level]

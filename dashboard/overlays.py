@@ -38,36 +38,64 @@ import psycopg
 
 from dashboard.i18n import Lang, lang_of
 from floodctl.core.errors import BadRequest
+from floodctl.domain.geodesy import EARTH_RADIUS_KM, KM_PER_DEGREE
 
 __all__ = [
-    "OVERLAY_IDS", "OVERLAY_NAMES", "STORM_FIXES", "STORM_GRADES", "Storm", "StormFix", "camera_collection",
-    "circle", "device_collection", "interpolate", "overlay_data", "overlay_hideout", "overlay_layers", "safe_url",
-    "state_as_of", "storm_collection", "storm_grade", "storms_at",
+    "OVERLAY_IDS",
+    "OVERLAY_NAMES",
+    "STORM_FIXES",
+    "STORM_GRADES",
+    "Storm",
+    "StormFix",
+    "camera_collection",
+    "circle",
+    "device_collection",
+    "interpolate",
+    "overlay_data",
+    "overlay_hideout",
+    "overlay_layers",
+    "safe_url",
+    "state_as_of",
+    "storm_collection",
+    "storm_grade",
+    "storms_at",
 ]
 
 # China's tropical cyclone grades (GB/T 19201-2006) by 2-minute mean maximum wind, m/s: (floor, name, colour).
-STORM_GRADES = ((51.0, "超强台风", "#8b0000"), (41.5, "强台风", "#d7191c"), (32.7, "台风", "#f07800"),
-                (24.5, "强热带风暴", "#f2c200"), (17.2, "热带风暴", "#1f5fbf"), (0.0, "热带低压", "#2e8b57"))
-STORM_GRADE_EN = {"超强台风": "Super typhoon", "强台风": "Severe typhoon", "台风": "Typhoon",
-                  "强热带风暴": "Severe tropical storm", "热带风暴": "Tropical storm",
-                  "热带低压": "Tropical depression"}
-STORM_FORECAST_H = 72               # forecast fixes drawn after T
-STORM_WINDOW = timedelta(days=10)   # live storms: fixes within this span of T
-FORCES = (7, 10, 12)                # wind radii, storm_fixes.r7_km / r10_km / r12_km
+STORM_GRADES = (
+    (51.0, "超强台风", "#8b0000"),
+    (41.5, "强台风", "#d7191c"),
+    (32.7, "台风", "#f07800"),
+    (24.5, "强热带风暴", "#f2c200"),
+    (17.2, "热带风暴", "#1f5fbf"),
+    (0.0, "热带低压", "#2e8b57"),
+)
+STORM_GRADE_EN = {
+    "超强台风": "Super typhoon",
+    "强台风": "Severe typhoon",
+    "台风": "Typhoon",
+    "强热带风暴": "Severe tropical storm",
+    "热带风暴": "Tropical storm",
+    "热带低压": "Tropical depression",
+}
+STORM_FORECAST_H = 72  # forecast fixes drawn after T
+STORM_WINDOW = timedelta(days=10)  # live storms: fixes within this span of T
+FORCES = (7, 10, 12)  # wind radii, storm_fixes.r7_km / r10_km / r12_km
 CIRCLE_POINTS = 72
-EARTH_RADIUS_KM = 6371.0
-LOOKBACK = timedelta(days=7)        # a camera report older than this before T is not "latest as of T"
-DEVICE_RING_M = 120.0               # a village's devices sit on a ring this far around its point (apart from z14)
-METRES_PER_DEGREE = 111_320.0
-COORD_DIGITS = 5                    # ~1 m
+LOOKBACK = timedelta(days=7)  # a camera report older than this before T is not "latest as of T"
+DEVICE_RING_M = 120.0  # a village's devices sit on a ring this far around its point (apart from z14)
+METRES_PER_DEGREE = KM_PER_DEGREE * 1000.0
+COORD_DIGITS = 5  # ~1 m
 
 # Layer ids on the wall (dash-leaflet GeoJSON ids; the LayersControl entry is "wall-overlay-" + the key).
-OVERLAY_IDS = {"storm": "wall-layer-storm", "cameras-live": "wall-layer-cameras-live",
-               "devices": "wall-layer-devices"}
+OVERLAY_IDS = {"storm": "wall-layer-storm", "cameras-live": "wall-layer-cameras-live", "devices": "wall-layer-devices"}
 OVERLAY_NAMES: dict[Lang, dict[str, str]] = {
     "zh": {"storm": "台风路径与风圈", "cameras-live": "视频监控（最新截图）", "devices": "LED屏与高音喇叭"},
-    "en": {"storm": "Typhoon track and wind radii", "cameras-live": "Cameras (latest snapshot)",
-           "devices": "LED boards and loudspeakers"},
+    "en": {
+        "storm": "Typhoon track and wind radii",
+        "cameras-live": "Cameras (latest snapshot)",
+        "devices": "LED boards and loudspeakers",
+    },
 }
 # The drawing functions of each layer in window.floodWall (assets/wall-overlays.js).
 _FUNCTIONS = {
@@ -79,6 +107,9 @@ _FUNCTIONS = {
 
 # --- storms ---------------------------------------------------------------------------------------
 
+
+# TODO(domain): floodctl.domain.storms.StormFix has no r10_km / r12_km (the wall draws force-10 and force-12
+# circles) and keeps its time as epoch seconds; this one stays until the domain's carries all three radii.
 @dataclass(frozen=True, slots=True)
 class StormFix:
     at: datetime
@@ -98,9 +129,9 @@ class StormFix:
 @dataclass(slots=True)
 class Storm:
     name: str
-    past: list[StormFix]            # fixes at or before T (observed)
-    position: StormFix | None       # where the storm is at T (interpolated), None when T is outside the track
-    forecast: list[StormFix]        # fixes after T, up to STORM_FORECAST_H
+    past: list[StormFix]  # fixes at or before T (observed)
+    position: StormFix | None  # where the storm is at T (interpolated), None when T is outside the track
+    forecast: list[StormFix]  # fixes after T, up to STORM_FORECAST_H
 
 
 STORM_FIXES = """
@@ -129,11 +160,21 @@ def interpolate(a: StormFix, b: StormFix, at: datetime) -> StormFix:
     """The storm at ``at`` between two fixes, linearly in time (fixes are ≤ 6 h apart)."""
     span = (b.at - a.at).total_seconds()
     f = 0.0 if span <= 0 else (at - a.at).total_seconds() / span
-    pressure = None if a.pressure_hpa is None or b.pressure_hpa is None else \
-        a.pressure_hpa + f * (b.pressure_hpa - a.pressure_hpa)
-    return StormFix(at, a.lat + f * (b.lat - a.lat), a.lon + f * (b.lon - a.lon),
-                    a.wind_ms + f * (b.wind_ms - a.wind_ms), pressure,
-                    _between(a.r7_km, b.r7_km, f), _between(a.r10_km, b.r10_km, f), _between(a.r12_km, b.r12_km, f))
+    pressure = (
+        None
+        if a.pressure_hpa is None or b.pressure_hpa is None
+        else a.pressure_hpa + f * (b.pressure_hpa - a.pressure_hpa)
+    )
+    return StormFix(
+        at,
+        a.lat + f * (b.lat - a.lat),
+        a.lon + f * (b.lon - a.lon),
+        a.wind_ms + f * (b.wind_ms - a.wind_ms),
+        pressure,
+        _between(a.r7_km, b.r7_km, f),
+        _between(a.r10_km, b.r10_km, f),
+        _between(a.r12_km, b.r12_km, f),
+    )
 
 
 def storms_at(rows: Sequence[tuple[Any, ...]], at: datetime) -> list[Storm]:
@@ -166,12 +207,14 @@ def circle(lat: float, lon: float, radius_km: float, points: int = CIRCLE_POINTS
     delta = radius_km / EARTH_RADIUS_KM
     ring = []
     for k in range(points):
-        bearing = -2 * math.pi * k / points          # north, then west: counter-clockwise seen from above
+        bearing = -2 * math.pi * k / points  # north, then west: counter-clockwise seen from above
         phi2 = math.asin(math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(bearing))
-        lam2 = lam1 + math.atan2(math.sin(bearing) * math.sin(delta) * math.cos(phi1),
-                                 math.cos(delta) - math.sin(phi1) * math.sin(phi2))
-        ring.append([round((math.degrees(lam2) + 540.0) % 360.0 - 180.0, COORD_DIGITS),
-                     round(math.degrees(phi2), COORD_DIGITS)])
+        lam2 = lam1 + math.atan2(
+            math.sin(bearing) * math.sin(delta) * math.cos(phi1), math.cos(delta) - math.sin(phi1) * math.sin(phi2)
+        )
+        ring.append(
+            [round((math.degrees(lam2) + 540.0) % 360.0 - 180.0, COORD_DIGITS), round(math.degrees(phi2), COORD_DIGITS)]
+        )
     ring.append(ring[0])
     return ring
 
@@ -182,9 +225,15 @@ def _xy(fix: StormFix) -> list[float]:
 
 def _fix_properties(storm: str, fix: StormFix) -> dict[str, Any]:
     grade, colour = storm_grade(fix.wind_ms)
-    props: dict[str, Any] = {"storm": storm, "time": fix.at.isoformat(), "wind_ms": round(fix.wind_ms, 1),
-                             "pressure_hpa": None if fix.pressure_hpa is None else round(fix.pressure_hpa, 1),
-                             "grade": grade, "grade_en": STORM_GRADE_EN[grade], "colour": colour}
+    props: dict[str, Any] = {
+        "storm": storm,
+        "time": fix.at.isoformat(),
+        "wind_ms": round(fix.wind_ms, 1),
+        "pressure_hpa": None if fix.pressure_hpa is None else round(fix.pressure_hpa, 1),
+        "grade": grade,
+        "grade_en": STORM_GRADE_EN[grade],
+        "colour": colour,
+    }
     for force in FORCES:
         radius = fix.radius_km(force)
         if radius is not None:
@@ -193,8 +242,11 @@ def _fix_properties(storm: str, fix: StormFix) -> dict[str, Any]:
 
 
 def _feature(geometry_type: str, coordinates: Any, properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": {"type": geometry_type, "coordinates": coordinates},
-            "properties": properties}
+    return {
+        "type": "Feature",
+        "geometry": {"type": geometry_type, "coordinates": coordinates},
+        "properties": properties,
+    }
 
 
 def storm_collection(storms: Sequence[Storm]) -> dict[str, Any]:
@@ -215,22 +267,30 @@ def storm_collection(storms: Sequence[Storm]) -> dict[str, Any]:
         if storm.forecast and len(ahead) > 1:
             lines.append(_feature("LineString", ahead, {"role": "forecast", "storm": storm.name}))
         for phase, group in (("past", storm.past), ("forecast", storm.forecast)):
-            fixes += [_feature("Point", _xy(f), {"role": "fix", "phase": phase, **_fix_properties(storm.name, f)})
-                      for f in group]
+            fixes += [
+                _feature("Point", _xy(f), {"role": "fix", "phase": phase, **_fix_properties(storm.name, f)})
+                for f in group
+            ]
         if position is None:
             continue
-        positions.append(_feature("Point", _xy(position),
-                                  {"role": "position", **_fix_properties(storm.name, position)}))
-        for force in FORCES:          # widest first, so the smaller circles lie on top
+        positions.append(
+            _feature("Point", _xy(position), {"role": "position", **_fix_properties(storm.name, position)})
+        )
+        for force in FORCES:  # widest first, so the smaller circles lie on top
             radius = position.radius_km(force)
             if radius is not None and radius > 0:
-                radii.append(_feature("Polygon", [circle(position.lat, position.lon, radius)],
-                                      {"role": "radius", "storm": storm.name, "force": force,
-                                       "radius_km": round(radius, 1)}))
+                radii.append(
+                    _feature(
+                        "Polygon",
+                        [circle(position.lat, position.lon, radius)],
+                        {"role": "radius", "storm": storm.name, "force": force, "radius_km": round(radius, 1)},
+                    )
+                )
     return {"type": "FeatureCollection", "features": radii + lines + fixes + positions}
 
 
 # --- cameras --------------------------------------------------------------------------------------
+
 
 def _layer_points(layer: str) -> str:
     """SQL: the point features of a stored layer, in the layer's order: (ord, p = properties, lon, lat), the
@@ -289,10 +349,19 @@ def camera_collection(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
         if lon is None or lat is None:
             continue
         p = p or {}
-        props = {"code": p.get("code"), "name": p.get("name"), "station": p.get("station"),
-                 "station_name": station_name, "camera": camera or p.get("camera"), "town": p.get("town"),
-                 "target": p.get("target"), "online": online, "ts": ts.isoformat() if ts else None,
-                 "event": event, "snapshot_url": safe_url(snapshot) or safe_url(p.get("snapshot_url"))}
+        props = {
+            "code": p.get("code"),
+            "name": p.get("name"),
+            "station": p.get("station"),
+            "station_name": station_name,
+            "camera": camera or p.get("camera"),
+            "town": p.get("town"),
+            "target": p.get("target"),
+            "online": online,
+            "ts": ts.isoformat() if ts else None,
+            "event": event,
+            "snapshot_url": safe_url(snapshot) or safe_url(p.get("snapshot_url")),
+        }
         features.append(_feature("Point", [round(lon, COORD_DIGITS), round(lat, COORD_DIGITS)], props))
     return {"type": "FeatureCollection", "features": features}
 
@@ -331,8 +400,9 @@ ORDER BY device.ord, device.k
 """
 
 
-def state_as_of(state: str, created_at: datetime, sent_at: datetime | None, updated_at: datetime,
-                recorded_by: datetime | None) -> tuple[str, datetime]:
+def state_as_of(
+    state: str, created_at: datetime, sent_at: datetime | None, updated_at: datetime, recorded_by: datetime | None
+) -> tuple[str, datetime]:
     """A delivery's state, and since when, as recorded by ``recorded_by`` (None: as it stands)."""
     if recorded_by is None or updated_at <= recorded_by:
         return state, (sent_at if state == "sent" and sent_at is not None else updated_at)
@@ -359,32 +429,62 @@ def device_collection(rows: Sequence[tuple[Any, ...]], recorded_by: datetime | N
         per_village[row[0]] = per_village.get(row[0], 0) + 1
     seen: dict[str, int] = {}
     features = []
-    for (code, name, town, lon, lat, channel, device, state, created_at, sent_at, updated_at, body, order_id,
-         order_no, title_zh, title_en) in rows:
+    for (
+        code,
+        name,
+        town,
+        lon,
+        lat,
+        channel,
+        device,
+        state,
+        created_at,
+        sent_at,
+        updated_at,
+        body,
+        order_id,
+        order_no,
+        title_zh,
+        title_en,
+    ) in rows:
         index = seen.get(code, 0)
         seen[code] = index + 1
         if lon is None or lat is None:
             continue
-        props: dict[str, Any] = {"device": device, "kind": channel, "village": name, "village_code": code,
-                                 "town": town, "state": None}
+        props: dict[str, Any] = {
+            "device": device,
+            "kind": channel,
+            "village": name,
+            "village_code": code,
+            "town": town,
+            "state": None,
+        }
         if state is not None:
             shown, since = state_as_of(state, created_at, sent_at, updated_at, recorded_by)
-            props.update(state=shown, when=since.isoformat(), order_id=order_id, order_no=order_no,
-                         title=title_zh, title_en=title_en, text=body)
+            props.update(
+                state=shown,
+                when=since.isoformat(),
+                order_id=order_id,
+                order_no=order_no,
+                title=title_zh,
+                title_en=title_en,
+                text=body,
+            )
         features.append(_feature("Point", _offset(lat, lon, index, per_village[code]), props))
     return {"type": "FeatureCollection", "features": features}
 
 
 # --- the three layers -----------------------------------------------------------------------------
 
-def overlay_data(conn: psycopg.Connection, drill_id: int, at: datetime,
-                 recorded_by: datetime | None = None) -> dict[str, dict[str, Any]]:
+
+def overlay_data(
+    conn: psycopg.Connection, drill_id: int, at: datetime, recorded_by: datetime | None = None
+) -> dict[str, dict[str, Any]]:
     """{"storm", "cameras", "devices"}: FeatureCollections as of ``at`` (event time; a drill's clock in a
     drill), with what is stamped by the wall clock bounded by ``recorded_by`` (None: no bound)."""
     if at.tzinfo is None or (recorded_by is not None and recorded_by.tzinfo is None):
         raise BadRequest("overlay times must carry a time zone")
-    params = {"drill": drill_id, "at": at, "window": STORM_WINDOW, "since": at - LOOKBACK,
-              "recorded_by": recorded_by}
+    params = {"drill": drill_id, "at": at, "window": STORM_WINDOW, "since": at - LOOKBACK, "recorded_by": recorded_by}
     storms = storms_at(conn.execute(STORM_FIXES, params).fetchall(), at)
     return {
         "storm": storm_collection(storms),
@@ -409,8 +509,11 @@ def overlay_layers(lang: Any, *, tz: str | None = None, checked: frozenset[str] 
     out = []
     for key, component_id in OVERLAY_IDS.items():
         functions = {prop: {"variable": f"floodWall.{name}"} for prop, name in _FUNCTIONS[key].items()}
-        layer = dl.GeoJSON(id=component_id, data={"type": "FeatureCollection", "features": []},
-                           hideout=overlay_hideout(key, chosen, tz), **functions)
-        out.append(dl.Overlay(layer, id=f"wall-overlay-{key}", name=OVERLAY_NAMES[chosen][key],
-                              checked=key in checked))
+        layer = dl.GeoJSON(
+            id=component_id,
+            data={"type": "FeatureCollection", "features": []},
+            hideout=overlay_hideout(key, chosen, tz),
+            **functions,
+        )
+        out.append(dl.Overlay(layer, id=f"wall-overlay-{key}", name=OVERLAY_NAMES[chosen][key], checked=key in checked))
     return out

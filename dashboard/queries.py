@@ -4,7 +4,7 @@ The hot one is ``stations_state``: every active station with its main reading, d
 most severe active flood warning on it, as a GeoJSON FeatureCollection built by PostgreSQL in ONE
 statement (text out, one round trip), like ``floodctl.stations.store.stations_geojson`` but lean
 enough to be read every few seconds for 5,000 stations. The other panels reuse the owners' reads where
-they fit (``alerts.reports.list_reports``, ``alerts.api.response_level_in_force``) and add their own SQL
+they fit (``alerts.reports.list_reports``, ``alerts.response.response_level_in_force``) and add their own SQL
 where the wall needs a different cut (warnings with their level at a past moment, rainfall ranking,
 reservoirs above their flood-limit level, orders with each town's 叫应 and the unreached towns' names).
 
@@ -25,12 +25,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from alerts import reports as reports_store
-from alerts.api import response_level_in_force
+from alerts.response import response_level_in_force
 from alerts.rules import RuleSet
+from floodctl.domain.levels import LEVELS, sql_rank
 from floodctl.domain.metrics import METRICS
-from floodctl.stations.store import DEFAULT_METRIC_BY_KIND, THRESHOLD_COLUMNS
+from floodctl.domain.thresholds import DEFAULT_METRIC_BY_KIND, THRESHOLD_NAMES
 
-LEVELS = ("blue", "yellow", "orange", "red")
 RAINFALL_ID = METRICS["rainfall"].id
 WATER_LEVEL_ID = METRICS["water_level"].id
 RAIN_TOP = 10
@@ -38,9 +38,9 @@ MAX_WARNINGS = 200
 MAX_ORDERS = 12
 MAX_REPORTS = 15
 MAX_DRILLS = 50
-HISTORY = timedelta(hours=72)        # how far back the time slider goes
-LOOKBACK = timedelta(days=7)         # a reading older than this before the moment is not "latest" then
-LIVE = "infinity"                    # the moment of the live wall: no bound
+HISTORY = timedelta(hours=72)  # how far back the time slider goes
+LOOKBACK = timedelta(days=7)  # a reading older than this before the moment is not "latest" then
+LIVE = "infinity"  # the moment of the live wall: no bound
 # The county's own vector layers drawn by the wall (towns come from their table).
 WALL_LAYERS = ("county", "villages", "reservoirs", "seawalls", "rivers", "shelters", "waterlogging")
 
@@ -159,7 +159,7 @@ SELECT * FROM (
   LEFT JOIN towns t ON t.code = w.town_code
   WHERE {_WARNING_AT} AND w.category = 'flood'
 ) x
-ORDER BY array_position(ARRAY['red', 'orange', 'yellow', 'blue'], level), last_seen DESC, id DESC
+ORDER BY {sql_rank("level")} DESC NULLS LAST, last_seen DESC, id DESC
 LIMIT %(limit)s
 """
 
@@ -243,7 +243,7 @@ SELECT json_build_object(
 """
 
 STATION = f"""
-SELECT s.code, s.name, s.kind, t.name AS town, t.name_en AS town_en, {", ".join(f"s.{c}" for c in THRESHOLD_COLUMNS)}
+SELECT s.code, s.name, s.kind, t.name AS town, t.name_en AS town_en, {", ".join(f"s.{c}" for c in THRESHOLD_NAMES)}
 FROM stations s LEFT JOIN towns t ON t.code = s.town_code WHERE s.code = %s
 """
 
@@ -253,12 +253,18 @@ class Moment:
     """When the wall looks: ``at`` on the situation's clock (event time; a drill's own clock in a drill) and
     ``recorded_by`` on the wall clock, for what people did (orders, 叫应, response levels, reports,
     acknowledgements). Both None: live, as things stand now."""
+
     at: datetime | None = None
     recorded_by: datetime | None = None
 
     def params(self, drill_id: int) -> dict[str, Any]:
-        return {"drill": drill_id, "at": self.at or LIVE, "recorded_by": self.recorded_by or LIVE,
-                "lookback": LOOKBACK, "levels": list(LEVELS)}
+        return {
+            "drill": drill_id,
+            "at": self.at or LIVE,
+            "recorded_by": self.recorded_by or LIVE,
+            "lookback": LOOKBACK,
+            "levels": list(LEVELS),
+        }
 
 
 NOW = Moment()
@@ -307,8 +313,8 @@ def stations_state(conn: psycopg.Connection, drill_id: int = 0, when: Moment = N
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    at: datetime                 # "now" for this drill: the database's clock live, the newest reading in a drill
-    newest: datetime | None      # the newest reading (how fresh the data is)
+    at: datetime  # "now" for this drill: the database's clock live, the newest reading in a drill
+    newest: datetime | None  # the newest reading (how fresh the data is)
 
 
 def clock(conn: psycopg.Connection, drill_id: int = 0) -> Clock:
@@ -322,7 +328,7 @@ def rain_ranking(conn: psycopg.Connection, drill_id: int, at: datetime, top: int
     """Top stations by rainfall over the 1 h, 3 h and 24 h up to ``at``: ``{"1h": [...], "3h": ..., "24h": ...}``,
     each item ``{code, name, town, town_en, mm}``; stations without rain are left out. One statement."""
     row = conn.execute(RAIN_RANKING, {"rain": RAINFALL_ID, "drill": drill_id, "at": at, "top": top}).fetchone()
-    return row[0] if row else {"1h": [], "3h": [], "24h": []}  # type: ignore[no-any-return]
+    return row[0] if row else {"1h": [], "3h": [], "24h": []}
 
 
 def season_column(rules: RuleSet, at: datetime) -> tuple[str | None, str | None]:
@@ -332,32 +338,35 @@ def season_column(rules: RuleSet, at: datetime) -> tuple[str | None, str | None]
     if season is None:
         return None, None
     column = rules.seasonal_thresholds.get("fsltdz", {}).get(season.name)
-    return season.name, column if column in THRESHOLD_COLUMNS else None
+    return season.name, column if column in THRESHOLD_NAMES else None
 
 
-def reservoirs_over_limit(conn: psycopg.Connection, drill_id: int, limit_column: str | None,
-                          when: Moment = NOW) -> list[dict[str, Any]]:
+def reservoirs_over_limit(
+    conn: psycopg.Connection, drill_id: int, limit_column: str | None, when: Moment = NOW
+) -> list[dict[str, Any]]:
     """Reservoirs whose water level (latest, or as of ``when``) is above their flood-limit level
     (``limit_column``, the season's FSLTDZ), most over first."""
     if limit_column is None:
         return []
-    if limit_column not in THRESHOLD_COLUMNS:
+    if limit_column not in THRESHOLD_NAMES:
         raise ValueError(f"{limit_column!r} is not a threshold column")
     query = sql.SQL(RESERVOIRS_OVER).format(limit_column=sql.Identifier("s", limit_column))
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, when.params(drill_id) | {"water_level": WATER_LEVEL_ID}).fetchall()
 
 
-def active_warnings(conn: psycopg.Connection, drill_id: int, limit: int = MAX_WARNINGS,
-                    when: Moment = NOW) -> list[dict[str, Any]]:
+def active_warnings(
+    conn: psycopg.Connection, drill_id: int, limit: int = MAX_WARNINGS, when: Moment = NOW
+) -> list[dict[str, Any]]:
     """Flood warnings active at ``when`` (now by default), most severe first, with their level and
     acknowledgement at that time."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(WARNINGS_AT, when.params(drill_id) | {"limit": limit}).fetchall()
 
 
-def orders_with_calls(conn: psycopg.Connection, drill_id: int, limit: int = MAX_ORDERS,
-                      when: Moment = NOW) -> list[dict[str, Any]]:
+def orders_with_calls(
+    conn: psycopg.Connection, drill_id: int, limit: int = MAX_ORDERS, when: Moment = NOW
+) -> list[dict[str, Any]]:
     """Drafts awaiting approval, then sent orders, newest first, as recorded by ``when``; per order the
     towns' 叫应 counts (acknowledged, carried_out, pending, unreached: disjoint; escalated among the
     pending), the nearest pending deadline and the unreached towns' names."""
@@ -365,8 +374,9 @@ def orders_with_calls(conn: psycopg.Connection, drill_id: int, limit: int = MAX_
         return cur.execute(ORDERS, when.params(drill_id) | {"limit": limit}).fetchall()
 
 
-def field_reports(conn: psycopg.Connection, drill_id: int, limit: int = MAX_REPORTS,
-                  when: Moment = NOW) -> list[dict[str, Any]]:
+def field_reports(
+    conn: psycopg.Connection, drill_id: int, limit: int = MAX_REPORTS, when: Moment = NOW
+) -> list[dict[str, Any]]:
     """Field reports made by ``when``, newest first, with the state of the warning each one raised then (the
     reports API's own read)."""
     return reports_store.list_reports(conn, drill_id, limit, until=when.recorded_by)
@@ -389,7 +399,7 @@ def map_layers(conn: psycopg.Connection) -> dict[str, Any]:
     import orjson
 
     row = conn.execute(LAYERS, {"names": list(WALL_LAYERS)}).fetchone()
-    return orjson.loads(row[0]) if row else {"towns": None, "layers": {}}  # type: ignore[no-any-return]
+    return orjson.loads(row[0]) if row else {"towns": None, "layers": {}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,5 +417,5 @@ def station_info(conn: psycopg.Connection, code: str) -> StationInfo | None:
         row = cur.execute(STATION, (code,)).fetchone()
     if row is None:
         return None
-    thresholds = {c: float(row[c]) for c in THRESHOLD_COLUMNS if row[c] is not None}
+    thresholds = {c: float(row[c]) for c in THRESHOLD_NAMES if row[c] is not None}
     return StationInfo(row["code"], row["name"], row["kind"], row["town"], row["town_en"], thresholds)

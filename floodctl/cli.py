@@ -6,8 +6,6 @@ unexpected exception is reported as a bug with its traceback.
 
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.table import Table
 
@@ -31,6 +29,7 @@ def main(log_level: str | None) -> None:
 
 # --- config ----------------------------------------------------------------------------------
 
+
 @main.group(cls=FloodGroup)
 def config() -> None:
     """Settings (environment variables FLOOD_*, optional .env)."""
@@ -46,8 +45,12 @@ def config_show() -> None:
 
 
 @config.command("check")
-@click.option("--production", "as_production", is_flag=True,
-              help="check as production whatever FLOOD_ENVIRONMENT says (the systemd units do)")
+@click.option(
+    "--production",
+    "as_production",
+    is_flag=True,
+    help="check as production whatever FLOOD_ENVIRONMENT says (the systemd units do)",
+)
 def config_check(as_production: bool) -> None:
     """Refuse a production configuration with development defaults or missing secrets, listing what to set
     (exit 1); cautions are printed but pass."""
@@ -56,8 +59,10 @@ def config_check(as_production: bool) -> None:
     environment = declared_environment()
     settings = load_for_check()
     if environment != "production" and not as_production:
-        console.print(f"development configuration: valid (FLOOD_ENVIRONMENT={environment}); "
-                      "`floodctl config check --production` checks it as production")
+        console.print(
+            f"development configuration: valid (FLOOD_ENVIRONMENT={environment}); "
+            "`floodctl config check --production` checks it as production"
+        )
         return
     problems = production_problems(settings, environment)
     fatal = [p for p in problems if p.fatal]
@@ -66,16 +71,20 @@ def config_check(as_production: bool) -> None:
         for p in problems:
             table.add_row(p.setting, "[red]refused[/]" if p.fatal else "[yellow]caution[/]", p.problem, p.fix)
         console.print(table)
-    else:                   # the journal, a pipe: one line each
+    else:  # the journal, a pipe: one line each
         for p in problems:
-            console.print(f"{p.setting}: {'refused' if p.fatal else 'caution'}: {p.problem} — set: {p.fix}",
-                          soft_wrap=True, markup=False)
+            console.print(
+                f"{p.setting}: {'refused' if p.fatal else 'caution'}: {p.problem} — set: {p.fix}",
+                soft_wrap=True,
+                markup=False,
+            )
     if fatal:
         raise FloodError(f"not fit for production: set {', '.join(dict.fromkeys(p.setting for p in fatal))}")
     console.print("production configuration: ok" + (f" ({len(problems)} caution(s) above)" if problems else ""))
 
 
 # --- serve --------------------------------------------------------------------------
+
 
 @main.command()
 @click.option("--host", default=None, help="default: FLOOD_HTTP_HOST")
@@ -95,9 +104,15 @@ def serve(host: str | None, port: int | None) -> None:
 
 # --- up --------------------------------------------------------------------------------------
 
+
 @main.command()
-@click.option("--drill", "drill_scenario", default="in-fa-2106", show_default=True,
-              help="typhoon drill to replay once ingest is up (see drill list)")
+@click.option(
+    "--drill",
+    "drill_scenario",
+    default="in-fa-2106",
+    show_default=True,
+    help="typhoon drill to replay once ingest is up (see drill list)",
+)
 @click.option("--speed", default="600", show_default=True, help="drill speed: storm seconds per second, or max")
 @click.option("--no-drill", is_flag=True, help="start without a drill")
 def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
@@ -110,7 +125,7 @@ def up(drill_scenario: str, speed: str, no_drill: bool) -> None:
         raise FloodError(f"unknown scenario {drill_scenario!r}; one of: {', '.join(SCENARIOS)}")
     parse_speed(speed)
     settings = _settings()
-    settings.refuse_public_dev_exposure()     # before starting anything (serve checks it again)
+    settings.refuse_public_dev_exposure()  # before starting anything (serve checks it again)
     run_up(settings, console, drill=None if no_drill else drill_scenario, speed=speed)
 
 
@@ -137,4 +152,4 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    run()

@@ -42,23 +42,58 @@ def production_problems(s: Settings, environment: str) -> list[Problem]:
     configuration that may still run."""
     out: list[Problem] = []
     if environment != "production":
-        out.append(Problem("FLOOD_ENVIRONMENT", f"is {environment!r}: the embedded database, the stub gateways and "
-                           "development secrets would be accepted", "FLOOD_ENVIRONMENT=production"))
+        out.append(
+            Problem(
+                "FLOOD_ENVIRONMENT",
+                f"is {environment!r}: the embedded database, the stub gateways and "
+                "development secrets would be accepted",
+                "FLOOD_ENVIRONMENT=production",
+            )
+        )
     out += s.production_problems()
     if not s.public_url_derived and not s.public_url.startswith("https://"):
-        out.append(Problem("FLOOD_PUBLIC_URL", "is not https: links and webhooks would travel in clear text",
-                           "https://…", fatal=False))
+        out.append(
+            Problem(
+                "FLOOD_PUBLIC_URL",
+                "is not https: links and webhooks would travel in clear text",
+                "https://…",
+                fatal=False,
+            )
+        )
     if s.sms_base_url and is_loopback_url(s.sms_base_url):
-        out.append(Problem("FLOOD_SMS_BASE_URL", f"{s.sms_base_url} is on this machine: live orders must go to the "
-                           "real SMS provider (the stub is a development and drill tool)",
-                           "the provider's API base URL", fatal=False))
+        out.append(
+            Problem(
+                "FLOOD_SMS_BASE_URL",
+                f"{s.sms_base_url} is on this machine: live orders must go to the "
+                "real SMS provider (the stub is a development and drill tool)",
+                "the provider's API base URL",
+                fatal=False,
+            )
+        )
     if s.allows_anonymous_read and s.anonymous_read is not None:
-        out.append(Problem("FLOOD_ANONYMOUS_READ", "true: the situation and the roster's phone numbers would be "
-                           "readable without logging in", "remove it (production needs a login)"))
+        out.append(
+            Problem(
+                "FLOOD_ANONYMOUS_READ",
+                "true: the situation and the roster's phone numbers would be readable without logging in",
+                "remove it (production needs a login)",
+            )
+        )
     if not s.hq_phone_list():
-        out.append(Problem("FLOOD_HQ_PHONES", "empty: 叫应 escalations and 未叫应 reach only the wall, no duty phone",
-                           "the HQ duty room's phones, comma-separated", fatal=False))
+        out.append(
+            Problem(
+                "FLOOD_HQ_PHONES",
+                "empty: 叫应 escalations and 未叫应 reach only the wall, no duty phone",
+                "the HQ duty room's phones, comma-separated",
+                fatal=False,
+            )
+        )
     if not is_loopback_host(s.http_host):
-        out.append(Problem("FLOOD_HTTP_HOST", f"{s.http_host}: the API listens beyond loopback without TLS",
-                           "127.0.0.1 behind a TLS reverse proxy", fatal=False))
+        out.append(
+            Problem(
+                "FLOOD_HTTP_HOST",
+                f"{s.http_host}: the API listens beyond loopback without TLS",
+                "127.0.0.1 behind a TLS reverse proxy",
+                fatal=False,
+            )
+        )
     return out

@@ -23,6 +23,7 @@ from floodctl.core.embedded.broker import BrokerProcess, start_broker
 from floodctl.core.net import free_port, scrape_metric, wait_for_port
 from floodctl.core.settings import Settings
 from floodctl.core.supervise import Child, Supervisor
+from floodctl.domain.topics import station_topic
 
 EMBEDDED_MQTT_PORT = 1883
 EMBEDDED_SMS_PORT = 8025
@@ -41,14 +42,20 @@ def _load_sample_if_empty(dsn: str, console: Console) -> None:
             console.print(f"  station registry: {count} stations (kept)")
             return
         counts = loader.load_layers(conn)
-    console.print(f"  station registry: loaded the sample county ({counts['stations']} stations, "
-                  f"{counts['towns']} towns; schematic, for drills)")
+    console.print(
+        f"  station registry: loaded the sample county ({counts['stations']} stations, "
+        f"{counts['towns']} towns; schematic, for drills)"
+    )
 
 
 DEMO_PASSWORD = "floodctl-demo"
-DEMO_ACCOUNTS = (("admin", ("admin",), None, "管理员"), ("chief", ("commander",), None, "指挥长"),
-                 ("duty", ("duty_officer",), None, "值班员"), ("inspector", ("inspector",), None, "巡查员"),
-                 ("shipu", ("town_officer",), "330225100", "石浦镇责任人"))
+DEMO_ACCOUNTS = (
+    ("admin", ("admin",), None, "管理员"),
+    ("chief", ("commander",), None, "指挥长"),
+    ("duty", ("duty_officer",), None, "值班员"),
+    ("inspector", ("inspector",), None, "巡查员"),
+    ("shipu", ("town_officer",), "330225100", "石浦镇责任人"),
+)
 
 
 def _demo_logins(dsn: str, settings: Settings) -> str:
@@ -60,8 +67,9 @@ def _demo_logins(dsn: str, settings: Settings) -> str:
     with db.connect(dsn) as conn:
         for name, roles, town, display in DEMO_ACCOUNTS:
             if store.get_account(conn, name) is None:
-                store.create_user(conn, name, DEMO_PASSWORD, roles=roles, town=town, display_name=display,
-                                  actor="floodctl-up")
+                store.create_user(
+                    conn, name, DEMO_PASSWORD, roles=roles, town=town, display_name=display, actor="floodctl-up"
+                )
         conn.commit()
     names = ", ".join(f"{name} ({roles[0]})" for name, roles, _, _ in DEMO_ACCOUNTS)
     return f"{names}; password {DEMO_PASSWORD!r} (development only)"
@@ -73,12 +81,12 @@ def _ingest_ready(settings: Settings, workers: int) -> Callable[[], bool]:
 
     def ready() -> bool:
         waited = time.monotonic() - started
-        if not settings.ingest_metrics_port:      # no metrics to ask: give ingest a few seconds
+        if not settings.ingest_metrics_port:  # no metrics to ask: give ingest a few seconds
             return waited > NO_METRICS_GRACE_S
         # A worker whose metrics port was busy cannot answer: do not wait for it for ever.
         return waited > METRICS_GATE_MAX_S or all(
-            scrape_metric(settings.ingest_metrics_port + i, "floodctl_ingest_connected") == 1.0
-            for i in range(workers))
+            scrape_metric(settings.ingest_metrics_port + i, "floodctl_ingest_connected") == 1.0 for i in range(workers)
+        )
 
     return ready
 
@@ -94,26 +102,18 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
     console.print(f"  database: {where} ({len(applied)} migration(s) applied)")
     _load_sample_if_empty(dsn, console)
 
-    broker: BrokerProcess | None = None
-    if settings.mqtt_url is not None:
-        target = MqttTarget(settings.mqtt_url.get_secret_value(), True, settings.mqtt_protocol)
-    else:
-        with console.status("starting the MQTT broker…"):
-            port = EMBEDDED_MQTT_PORT if _port_free(EMBEDDED_MQTT_PORT) else free_port()
-            broker = start_broker(settings.data_dir / "mqtt", port=port)
-        target = MqttTarget(broker.url, broker.supports_shared_subscriptions,
-                            "5" if broker.kind == "mosquitto" else "3.1.1")
+    broker, target = _broker(settings, console)
     write_runtime(settings, target)
     console.print(f"  broker: {target.url} ({broker.kind if broker else 'FLOOD_MQTT_URL'})")
 
-    env = {"FLOOD_DATABASE_URL": dsn, "FLOOD_MQTT_URL": target.url,
-           "FLOOD_MQTT_PROTOCOL": target.protocol}
+    env = {"FLOOD_DATABASE_URL": dsn, "FLOOD_MQTT_URL": target.url, "FLOOD_MQTT_PROTOCOL": target.protocol}
     gateway_args = []
-    if settings.sms_base_url is None:     # no provider configured: the stub stands in for it
+    if settings.sms_base_url is None:  # no provider configured: the stub stands in for it
         sms_port = EMBEDDED_SMS_PORT if _port_free(EMBEDDED_SMS_PORT) else free_port()
         sid, token = settings.sms_credentials()
-        env.update(FLOOD_SMS_BASE_URL=f"http://127.0.0.1:{sms_port}", FLOOD_SMS_ACCOUNT_SID=sid,
-                   FLOOD_SMS_AUTH_TOKEN=token)
+        env.update(
+            FLOOD_SMS_BASE_URL=f"http://127.0.0.1:{sms_port}", FLOOD_SMS_ACCOUNT_SID=sid, FLOOD_SMS_AUTH_TOKEN=token
+        )
         gateway_args = ["--sms-port", str(sms_port)]
     logins = _demo_logins(dsn, settings)
     python = [sys.executable, "-m", "floodctl"]
@@ -125,8 +125,15 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
         Child("gateways", [*python, "gateways", *gateway_args], env=env),
     ]
     if drill:
-        children.append(Child("drill", [*python, "drill", "run", drill, "--speed", speed], env=env,
-                              oneshot=True, ready=_ingest_ready(settings, workers)))
+        children.append(
+            Child(
+                "drill",
+                [*python, "drill", "run", drill, "--speed", speed],
+                env=env,
+                oneshot=True,
+                ready=_ingest_ready(settings, workers),
+            )
+        )
     supervisor = Supervisor(children)
     supervisor.install_signal_handlers()
     try:
@@ -143,12 +150,13 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
             f"  API docs      {base}/docs\n"
             f"  wall          {base}/wall/\n"
             f"  health        {base}/healthz     metrics {base}/metrics\n"
-            f"  MQTT          {target.url}  (publish flood/v1/<station>/obs)\n"
+            f"  MQTT          {target.url}  (publish {station_topic('<station>')})\n"
             f"  drill         {drill_line}\n"
             f"  SMS           {env.get('FLOOD_SMS_BASE_URL', settings.sms_base_url)}"
             f"{'  (stub: nothing reaches a phone)' if gateway_args else ''}\n"
             f"  logins        {logins}\n"
-            f"Press Ctrl-C to stop.\n")
+            f"Press Ctrl-C to stop.\n"
+        )
         supervisor.run()
     finally:
         supervisor.stop_all()
@@ -156,6 +164,17 @@ def run_up(settings: Settings, console: Console, *, drill: str | None = "in-fa-2
             broker.stop()
         clear_runtime(settings)
         console.print("stopped cleanly")
+
+
+def _broker(settings: Settings, console: Console) -> tuple[BrokerProcess | None, MqttTarget]:
+    """FLOOD_MQTT_URL's broker, or the embedded one started here (which the caller stops)."""
+    if settings.mqtt_url is not None:
+        return None, MqttTarget(settings.mqtt_url.get_secret_value(), True, settings.mqtt_protocol)
+    with console.status("starting the MQTT broker…"):
+        port = EMBEDDED_MQTT_PORT if _port_free(EMBEDDED_MQTT_PORT) else free_port()
+        broker = start_broker(settings.data_dir / "mqtt", port=port)
+    protocol = "5" if broker.kind == "mosquitto" else "3.1.1"
+    return broker, MqttTarget(broker.url, broker.supports_shared_subscriptions, protocol)
 
 
 def _port_free(port: int) -> bool:

@@ -42,8 +42,8 @@ class DeadLetter:
 @dataclass(slots=True)
 class Batch:
     obs: list[ObsRow] = field(default_factory=list)
-    obs_days: set[int] = field(default_factory=set)      # UTC day numbers (epoch // 86400)
-    drills: set[int] = field(default_factory=set)        # drill ids (not 0) among the readings
+    obs_days: set[int] = field(default_factory=set)  # UTC day numbers (epoch // 86400)
+    drills: set[int] = field(default_factory=set)  # drill ids (not 0) among the readings
     video: list[VideoEvent] = field(default_factory=list)
     status: list[DeviceStatus] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)

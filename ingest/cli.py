@@ -13,12 +13,23 @@ log = logging.getLogger("floodctl")
 
 
 @click.command()
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="worker processes sharing the subscription")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="worker processes sharing the subscription",
+)
 @click.option("--index", type=click.IntRange(0, 999), default=None, hidden=True)
 @click.option("--no-shared", is_flag=True, hidden=True)
-@click.option("--retire", "retire", type=click.IntRange(0, 999), default=None, metavar="INDEX",
-              help="leave the share group as worker INDEX: drain its queued messages, then end its session")
+@click.option(
+    "--retire",
+    "retire",
+    type=click.IntRange(0, 999),
+    default=None,
+    metavar="INDEX",
+    help="leave the share group as worker INDEX: drain its queued messages, then end its session",
+)
 def ingest(workers: int, index: int | None, no_shared: bool, retire: int | None) -> None:
     """MQTT -> database worker(s).
 
@@ -34,13 +45,13 @@ def ingest(workers: int, index: int | None, no_shared: bool, retire: int | None)
     shared = target.shared_subscriptions and not no_shared
     protocol = "3.1.1" if target.protocol == "3.1.1" else settings.ingest_mqtt_protocol
     if retire is not None:
-        run_worker(settings, retire, database_url=db_url, mqtt_url=target.url, shared=shared, protocol=protocol,
-                   retire=True)
+        run_worker(
+            settings, retire, database_url=db_url, mqtt_url=target.url, shared=shared, protocol=protocol, retire=True
+        )
         return
     if index is not None:
         run_worker(settings, index, database_url=db_url, mqtt_url=target.url, shared=shared, protocol=protocol)
         return
     if workers > 1 and not shared:
         raise FloodError("this broker has no shared subscriptions: run one worker (--workers 1)")
-    run_ingest(settings, workers=workers, database_url=db_url, mqtt_url=target.url, shared=shared,
-               protocol=protocol)
+    run_ingest(settings, workers=workers, database_url=db_url, mqtt_url=target.url, shared=shared, protocol=protocol)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,9 +33,8 @@ from typing import Any
 import orjson
 
 from floodctl.core.errors import ServiceUnavailable
+from floodctl.domain.topics import parse_station_topic, station_topic
 from ingest.batch import Batch, DeadLetter
-
-TOPIC_ROOT = ("flood", "v1")
 
 
 class Reject(Exception):
@@ -69,13 +68,13 @@ class Context:
 
     station_id: int
     drill_id: int
-    now: float                  # epoch seconds at decode
+    now: float  # epoch seconds at decode
     late_after_s: float
     future_tolerance_s: float
     problems: list[Reject]
-    drill_clocks: dict[int, float]   # drill id -> newest reading time seen (a drill's "now")
-    first_day: int = -(10**9)        # UTC day number (epoch // 86400) of the oldest day kept
-    max_span_days: int = 10**9       # at most this many UTC days in one message's readings
+    drill_clocks: dict[int, float]  # drill id -> newest reading time seen (a drill's "now")
+    first_day: int = -(10**9)  # UTC day number (epoch // 86400) of the oldest day kept
+    max_span_days: int = 10**9  # at most this many UTC days in one message's readings
 
 
 def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, bool]:
@@ -90,11 +89,13 @@ def parse_ts(value: Any, ctx: Context, where: str = "ts") -> tuple[datetime, boo
         raise Reject("bad_timestamp", f"{where}: {value!r} has no UTC offset")
     try:
         epoch = ts.timestamp()
-    except (OverflowError, ValueError):     # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         raise Reject("bad_timestamp", f"{where}: {value!r} is out of range") from None
     if epoch - ctx.now > ctx.future_tolerance_s:
-        raise ClockAhead(f"{where}: {value} is more than {int(ctx.future_tolerance_s)} s in the future "
-                         "(device clock ahead)", epoch - ctx.now)
+        raise ClockAhead(
+            f"{where}: {value} is more than {int(ctx.future_tolerance_s)} s in the future (device clock ahead)",
+            epoch - ctx.now,
+        )
     if ctx.drill_id:
         # A drill replays storm time at its own speed: late means behind the drill's own clock.
         clock = max(ctx.drill_clocks.get(ctx.drill_id, epoch), epoch)
@@ -108,8 +109,8 @@ def finite_number(value: Any, where: str) -> float:
         raise Reject("bad_value", f"{where}: expected a number, got {value!r}")
     try:
         number = float(value)
-    except OverflowError:       # an integer of hundreds of digits
-        digits = int(value.bit_length() * 0.30103) + 1      # str() of a huge int may itself refuse
+    except OverflowError:  # an integer of hundreds of digits
+        digits = int(int(value).bit_length() * 0.30103) + 1  # str() of a huge int may itself refuse
         raise Reject("out_of_range", f"{where}: an integer of about {digits} digits is out of range") from None
     if not math.isfinite(number):
         raise Reject("non_finite", f"{where}: {value!r} is not finite")
@@ -121,7 +122,7 @@ def _lenient_json(payload: bytes, error: Exception) -> Any:
     refuse; read it leniently so the value is refused as non-finite and the rest is kept."""
     try:
         return json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested too deep
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         raise Reject("malformed_json", f"not valid UTF-8 JSON: {error}") from None
 
 
@@ -144,16 +145,23 @@ Parser = Callable[[Context, dict[str, Any], Batch], None]
 class Decoder:
     """Turns (topic, payload) into rows appended to a :class:`Batch`."""
 
-    def __init__(self, registry: Registry, parsers: dict[str, Parser], *,
-                 late_after_s: float, future_tolerance_s: float, retention_days: int = 0,
-                 max_backfill_days: int = 10**9,
-                 on_unknown_station: Callable[[str], int | None] | None = None,
-                 on_unknown_drill: Callable[[int], bool] | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        parsers: Mapping[str, Parser],
+        *,
+        late_after_s: float,
+        future_tolerance_s: float,
+        retention_days: int = 0,
+        max_backfill_days: int = 10**9,
+        on_unknown_station: Callable[[str], int | None] | None = None,
+        on_unknown_drill: Callable[[int], bool] | None = None,
+    ) -> None:
         self.registry = registry
         self.parsers = parsers
         self.late_after_s = late_after_s
         self.future_tolerance_s = future_tolerance_s
-        self.retention_days = retention_days          # 0 keeps everything
+        self.retention_days = retention_days  # 0 keeps everything
         self.max_backfill_days = max_backfill_days
         self._horizon_now = float("nan")
         self._first_day = -(10**9)
@@ -164,7 +172,7 @@ class Decoder:
         self.drill_clocks: dict[int, float] = {}
 
     def _known_drill(self, drill_id: Any) -> bool:
-        if drill_id.__class__ is not int:      # not a bool, a float (0.0) or an int subclass
+        if drill_id.__class__ is not int:  # not a bool, a float (0.0) or an int subclass
             return False
         if drill_id in self.registry.drills:
             return True
@@ -176,10 +184,10 @@ class Decoder:
         ctx: Context | None = None
         obs_before = len(batch.obs)
         try:
-            parts = topic.split("/")
-            if len(parts) != 4 or parts[0] != "flood" or parts[1] != "v1":
-                raise Reject("bad_topic", f"topic {topic!r} is not flood/v1/{{station}}/{{kind}}")
-            code, kind = parts[2], parts[3]
+            parsed = parse_station_topic(topic)
+            if parsed is None:
+                raise Reject("bad_topic", f"topic {topic!r} is not {station_topic('{station}', '{kind}')}")
+            code, kind = parsed
             parser = self.parsers.get(kind)
             if parser is None:
                 raise Reject("unknown_kind", f"kind {kind!r} is not one of {', '.join(self.parsers)}")
@@ -197,11 +205,20 @@ class Decoder:
             drill_id = doc.get("drill_id", 0)
             if (drill_id.__class__ is not int or drill_id) and not self._known_drill(drill_id):
                 raise Reject("unknown_drill", f"drill_id {drill_id!r} is not a registered drill")
-            if now != self._horizon_now:     # the first day kept, once per batch (one ``now`` per batch)
+            if now != self._horizon_now:  # the first day kept, once per batch (one ``now`` per batch)
                 self._horizon_now = now
                 self._first_day = int(now // 86400) - self.retention_days if self.retention_days else -(10**9)
-            ctx = Context(station_id, drill_id, now, self.late_after_s, self.future_tolerance_s, [],
-                          self.drill_clocks, self._first_day, self.max_backfill_days)
+            ctx = Context(
+                station_id,
+                drill_id,
+                now,
+                self.late_after_s,
+                self.future_tolerance_s,
+                [],
+                self.drill_clocks,
+                self._first_day,
+                self.max_backfill_days,
+            )
             parser(ctx, doc, batch)
         except ServiceUnavailable:
             del batch.obs[obs_before:]
@@ -210,7 +227,7 @@ class Decoder:
             del batch.obs[obs_before:]
             self._dead(batch, topic, payload, ctx, [reject])
             return
-        except Exception as exc:    # a bug or a payload nobody thought of: this message only
+        except Exception as exc:  # a bug or a payload nobody thought of: this message only
             del batch.obs[obs_before:]
             detail = f"{type(exc).__name__} while decoding: {exc}"
             batch.dead.append(DeadLetter(topic, payload, "decode_error", detail[:1000]))

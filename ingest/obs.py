@@ -50,8 +50,10 @@ def parse(ctx: Context, doc: dict[str, Any], batch: Batch) -> None:
     if covered > ctx.max_span_days:
         # A reset or wandering clock: its readings would each cost a partition. Refuse the message
         # (the caller drops the rows already taken from it).
-        raise Reject("backfill_span", f"readings cover {covered} days, more than FLOOD_MAX_BACKFILL_DAYS "
-                     f"({ctx.max_span_days}) in one message")
+        raise Reject(
+            "backfill_span",
+            f"readings cover {covered} days, more than FLOOD_MAX_BACKFILL_DAYS ({ctx.max_span_days}) in one message",
+        )
     batch.obs_days |= days
     if ctx.drill_id:
         batch.drills.add(ctx.drill_id)
@@ -66,8 +68,10 @@ def _reading(ctx: Context, reading: dict[str, Any], batch: Batch, where: str) ->
     flags = FLAG_LATE if late else 0
     day = int(ts.timestamp()) // 86400
     if day < ctx.first_day:
-        raise Reject("expired_timestamp", f"{where}ts: {ts.isoformat()} is older than the retention horizon "
-                     "(FLOOD_RETENTION_DAYS)")
+        raise Reject(
+            "expired_timestamp",
+            f"{where}ts: {ts.isoformat()} is older than the retention horizon (FLOOD_RETENTION_DAYS)",
+        )
     station_id, drill_id = ctx.station_id, ctx.drill_id
     rows = batch.obs
     added = False
@@ -78,8 +82,11 @@ def _reading(ctx: Context, reading: dict[str, Any], batch: Batch, where: str) ->
                 raise Reject("unknown_metric", f"{where}values.{name!r}: unknown metric")
             value = finite_number(raw, f"{where}values.{name}")
             if not metric.low <= value <= metric.high:
-                raise Reject("out_of_range", f"{where}values.{name}: {value:g} {metric.unit} is outside "
-                             f"the possible range {metric.low:g}..{metric.high:g}")
+                raise Reject(
+                    "out_of_range",
+                    f"{where}values.{name}: {value:g} {metric.unit} is outside "
+                    f"the possible range {metric.low:g}..{metric.high:g}",
+                )
         except Reject as reject:
             ctx.problems.append(reject)
             continue

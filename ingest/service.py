@@ -29,13 +29,28 @@ def _serve_metrics(settings: Settings, index: int) -> None:
         log.warning("worker %d: metrics port %d unavailable (%s); metrics off", index, port, exc)
 
 
-def run_worker(settings: Settings, index: int, *, database_url: str, mqtt_url: str,
-               shared: bool, protocol: str, retire: bool = False) -> None:
+def run_worker(
+    settings: Settings,
+    index: int,
+    *,
+    database_url: str,
+    mqtt_url: str,
+    shared: bool,
+    protocol: str,
+    retire: bool = False,
+) -> None:
     """One worker in this process; returns after SIGINT/SIGTERM once its batch is committed."""
     from ingest.worker import IngestWorker
 
-    worker = IngestWorker(settings, index=index, database_url=database_url, mqtt_url=mqtt_url,
-                          shared=shared, protocol=protocol, retire=retire)
+    worker = IngestWorker(
+        settings,
+        index=index,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        shared=shared,
+        protocol=protocol,
+        retire=retire,
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         worker.stop_event.set()
@@ -46,22 +61,24 @@ def run_worker(settings: Settings, index: int, *, database_url: str, mqtt_url: s
     worker.run()
 
 
-def worker_children(workers: int, *, database_url: str, mqtt_url: str, shared: bool,
-                    protocol: str) -> list[Child]:
+def worker_children(workers: int, *, database_url: str, mqtt_url: str, shared: bool, protocol: str) -> list[Child]:
     env = {"FLOOD_DATABASE_URL": database_url, "FLOOD_MQTT_URL": mqtt_url, "FLOOD_INGEST_MQTT_PROTOCOL": protocol}
     extra = [] if shared else ["--no-shared"]
-    return [Child(f"ingest-{i}", [sys.executable, "-m", "floodctl", "ingest", "--index", str(i), *extra],
-                  env=env) for i in range(workers)]
+    return [
+        Child(f"ingest-{i}", [sys.executable, "-m", "floodctl", "ingest", "--index", str(i), *extra], env=env)
+        for i in range(workers)
+    ]
 
 
-def run_ingest(settings: Settings, *, workers: int, database_url: str, mqtt_url: str,
-               shared: bool = True, protocol: str = "5") -> None:
+def run_ingest(
+    settings: Settings, *, workers: int, database_url: str, mqtt_url: str, shared: bool = True, protocol: str = "5"
+) -> None:
     if workers == 1:
-        run_worker(settings, 0, database_url=database_url, mqtt_url=mqtt_url, shared=shared,
-                   protocol=protocol)
+        run_worker(settings, 0, database_url=database_url, mqtt_url=mqtt_url, shared=shared, protocol=protocol)
         return
-    supervisor = Supervisor(worker_children(workers, database_url=database_url, mqtt_url=mqtt_url,
-                                            shared=shared, protocol=protocol))
+    supervisor = Supervisor(
+        worker_children(workers, database_url=database_url, mqtt_url=mqtt_url, shared=shared, protocol=protocol)
+    )
     supervisor.install_signal_handlers()
     supervisor.start_all()
     log.info("ingest: %d workers started", workers)

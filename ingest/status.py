@@ -1,6 +1,6 @@
 """``status`` payloads: device health. The device's MQTT will is ``{"online": false}`` (no ts).
 
-    {"ts": "...", "online": true, "battery_v": 12.6, "signal_dbm": -71}
+{"ts": "...", "online": true, "battery_v": 12.6, "signal_dbm": -71}
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import psycopg
 
 from floodctl.core import db
 from floodctl.core.db.migrate import storage_mode
+from ingest import notices
 from ingest.batch import Batch
 from ingest.decode import Registry
 
@@ -51,17 +52,12 @@ ON CONFLICT (station_id, metric_id, drill_id) DO UPDATE
 SET ts = excluded.ts, value = excluded.value, flags = excluded.flags
 WHERE l.ts < excluded.ts
 """
-# Tell the rule engine (alerts/engine.py, LISTEN floodctl_obs) which stations got readings and for which
-# time range; delivered at commit, so it only ever sees committed data. Items "drill:station:lo:hi"
-# (epoch seconds), 200 per notification to stay far below PostgreSQL's 8000-byte payload limit.
-NOTIFY_OBS = """
-SELECT pg_notify('floodctl_obs', string_agg(item, ' '))
-FROM (SELECT format('%s:%s:%s:%s', drill_id, station_id, floor(extract(epoch FROM min(ts)))::bigint,
-                    ceil(extract(epoch FROM max(ts)))::bigint) AS item,
-             (row_number() OVER ()) / 200 AS chunk
-      FROM obs_stage GROUP BY drill_id, station_id) s
-GROUP BY chunk
+# Which stations got readings in the batch, for which time range (ingest/notices.py tells the rule engine).
+STAGED_RANGES = """
+SELECT drill_id, station_id, extract(epoch FROM min(ts))::float8, extract(epoch FROM max(ts))::float8
+FROM obs_stage GROUP BY drill_id, station_id
 """
+NOTIFY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 # The drill clock (migration 0012): for batches with drill readings only, one row per drill and second.
 RECORD_DRILL_CLOCK = """
 INSERT INTO drill_clock (drill_id, wall_at, drill_at)
@@ -125,7 +121,7 @@ INSERT INTO warning_events (warning_id, kind, at, level, previous_level, actor)
 SELECT id, 'cleared', now(), level, level, 'ingest' FROM c
 """
 ANY_CLOCK_AHEAD = "SELECT EXISTS (SELECT 1 FROM warnings WHERE rule_id = %s AND state = 'active')"
-CLOCK_RECHECK_S = 5.0      # how often a worker looks whether any clock warning is active (another worker's)
+CLOCK_RECHECK_S = 5.0  # how often a worker looks whether any clock warning is active (another worker's)
 DEAD_TOPIC_MAX = 1_000
 DEAD_DETAIL_MAX = 2_000
 INSERT_DEAD = "INSERT INTO dead_letters (topic, payload, reason, detail) VALUES (%s, %s, %s, %s)"
@@ -144,8 +140,8 @@ PARTITION_DAYS_AHEAD = 7
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    staged: int          # observation rows offered
-    inserted: int        # of which new (the rest were duplicates)
+    staged: int  # observation rows offered
+    inserted: int  # of which new (the rest were duplicates)
     dead: int
 
 
@@ -160,7 +156,7 @@ class IngestStore:
         self.conn.commit()
         self._known_days: set[int] = set()
         self.future_tolerance_s = future_tolerance_s
-        self._clock_warnings = True        # may any clock warning be active? (checked every CLOCK_RECHECK_S)
+        self._clock_warnings = True  # may any clock warning be active? (checked every CLOCK_RECHECK_S)
         self._clock_checked = -CLOCK_RECHECK_S
 
     def close(self) -> None:
@@ -196,33 +192,58 @@ class IngestStore:
                 cur.execute(INSERT_OBSERVATIONS)
                 inserted = cur.rowcount
                 cur.execute(UPSERT_LATEST)
-                cur.execute(NOTIFY_OBS)
+                ranges = [notices.ObsRange(*row) for row in cur.execute(STAGED_RANGES).fetchall()]
+                cur.execute(NOTIFY, (notices.CHANNEL, notices.encode(ranges)))
                 if batch.drills:
                     cur.execute(RECORD_DRILL_CLOCK)
                 if self._clock_warnings_maybe_active(cur):
-                    cur.execute(CLEAR_CLOCK_AHEAD, {"rule": CLOCK_RULE,
-                                                    "raised": [c[0] for c in batch.clock_ahead]})
+                    cur.execute(CLEAR_CLOCK_AHEAD, {"rule": CLOCK_RULE, "raised": [c[0] for c in batch.clock_ahead]})
             if batch.video:
-                cur.executemany(INSERT_VIDEO, [
-                    (v.station_id, v.camera, v.ts, v.online, v.snapshot_url, v.stream_url, v.event,
-                     v.drill_id) for v in batch.video])
+                cur.executemany(
+                    INSERT_VIDEO,
+                    [
+                        (v.station_id, v.camera, v.ts, v.online, v.snapshot_url, v.stream_url, v.event, v.drill_id)
+                        for v in batch.video
+                    ],
+                )
             if batch.status:
-                cur.executemany(INSERT_STATUS, [
-                    (s.station_id, s.ts, s.online, s.battery_v, s.signal_dbm, s.drill_id)
-                    for s in batch.status])
-                cur.executemany(UPSERT_STATUS_LATEST, [
-                    (s.station_id, s.drill_id, s.ts, s.online, s.battery_v, s.signal_dbm)
-                    for s in sorted(batch.status, key=lambda s: (s.station_id, s.drill_id, s.ts))])
+                cur.executemany(
+                    INSERT_STATUS,
+                    [(s.station_id, s.ts, s.online, s.battery_v, s.signal_dbm, s.drill_id) for s in batch.status],
+                )
+                cur.executemany(
+                    UPSERT_STATUS_LATEST,
+                    [
+                        (s.station_id, s.drill_id, s.ts, s.online, s.battery_v, s.signal_dbm)
+                        for s in sorted(batch.status, key=lambda s: (s.station_id, s.drill_id, s.ts))
+                    ],
+                )
             if batch.dead:
-                cur.executemany(INSERT_DEAD, [(safe_text(d.topic, DEAD_TOPIC_MAX), d.payload, d.reason,
-                                               safe_text(d.detail, DEAD_DETAIL_MAX)) for d in batch.dead])
+                cur.executemany(
+                    INSERT_DEAD,
+                    [
+                        (safe_text(d.topic, DEAD_TOPIC_MAX), d.payload, d.reason, safe_text(d.detail, DEAD_DETAIL_MAX))
+                        for d in batch.dead
+                    ],
+                )
             if batch.clock_ahead:
                 worst: dict[tuple[int, int], float] = {}
                 for station, drill, ahead in batch.clock_ahead:
                     worst[(station, drill)] = max(ahead, worst.get((station, drill), ahead))
-                cur.executemany(RAISE_CLOCK_AHEAD, [
-                    {"station": station, "drill": drill, "ahead": ahead, "tolerance": self.future_tolerance_s,
-                     "rule": CLOCK_RULE, "level": CLOCK_LEVEL} for (station, drill), ahead in sorted(worst.items())])
+                cur.executemany(
+                    RAISE_CLOCK_AHEAD,
+                    [
+                        {
+                            "station": station,
+                            "drill": drill,
+                            "ahead": ahead,
+                            "tolerance": self.future_tolerance_s,
+                            "rule": CLOCK_RULE,
+                            "level": CLOCK_LEVEL,
+                        }
+                        for (station, drill), ahead in sorted(worst.items())
+                    ],
+                )
                 self._clock_warnings = True
         if self.native:
             self._known_days |= batch.obs_days

@@ -1,7 +1,7 @@
 """``video`` payloads: camera metadata and detected events (overtopping, water over marker, …).
 
-    {"ts": "...", "camera": "CAM01", "online": true, "snapshot_url": "...", "stream_url": "...",
-     "event": "overtopping"}
+{"ts": "...", "camera": "CAM01", "online": true, "snapshot_url": "...", "stream_url": "...",
+ "event": "overtopping"}
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from ingest.batch import Batch, VideoEvent
 from ingest.decode import Context, Reject, checked_text, parse_ts
 
-MAX_TEXT = 2_000          # characters of a URL or an event name
-MAX_CAMERA = 200          # the camera id is part of the table's primary key (a btree key: ~2.7 kB at most)
+MAX_TEXT = 2_000  # characters of a URL or an event name
+MAX_CAMERA = 200  # the camera id is part of the table's primary key (a btree key: ~2.7 kB at most)
 
 
 def _text(doc: dict[str, Any], key: str, *, required: bool = False, max_chars: int = MAX_TEXT) -> str | None:
@@ -29,13 +29,15 @@ def parse(ctx: Context, doc: dict[str, Any], batch: Batch) -> None:
     online = doc.get("online")
     if online is not None and not isinstance(online, bool):
         raise Reject("bad_schema", f"online: expected true/false, got {online!r}")
-    batch.video.append(VideoEvent(
-        station_id=ctx.station_id,
-        camera=_text(doc, "camera", required=True, max_chars=MAX_CAMERA) or "",
-        ts=ts,
-        online=online,
-        snapshot_url=_text(doc, "snapshot_url"),
-        stream_url=_text(doc, "stream_url"),
-        event=_text(doc, "event"),
-        drill_id=ctx.drill_id,
-    ))
+    batch.video.append(
+        VideoEvent(
+            station_id=ctx.station_id,
+            camera=_text(doc, "camera", required=True, max_chars=MAX_CAMERA) or "",
+            ts=ts,
+            online=online,
+            snapshot_url=_text(doc, "snapshot_url"),
+            stream_url=_text(doc, "stream_url"),
+            event=_text(doc, "event"),
+            drill_id=ctx.drill_id,
+        )
+    )

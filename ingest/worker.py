@@ -36,6 +36,7 @@ from psycopg import errors as pg_errors
 from floodctl.core.errors import ServiceUnavailable
 from floodctl.core.mqtt import FastClient, connect_async, make_client
 from floodctl.core.settings import Settings
+from floodctl.domain.topics import SUBSCRIPTION
 from ingest import obs, status, telemetry, video
 from ingest.batch import Batch, DeadLetter
 from ingest.decode import Decoder, Registry
@@ -43,21 +44,29 @@ from ingest.store import IngestStore, WriteResult
 
 log = logging.getLogger("floodctl.ingest")
 
-SUBSCRIPTION = "flood/v1/+/+"
 PARSERS = {"obs": obs.parse, "video": video.parse, "status": status.parse}
-REGISTRY_RECHECK_S = 5.0       # how often an unknown station/drill code is looked up again
+REGISTRY_RECHECK_S = 5.0  # how often an unknown station/drill code is looked up again
 RECHECK_MEMORY = 10_000
 MAINTAIN_EVERY_S = 3600.0
 DB_RETRY_MAX_S = 10.0
-STOP_GRACE_S = 10.0            # on stop, how long to keep retrying an uncommitted batch
-RETIRE_IDLE_S = 3.0            # retiring: no message for this long means the session is drained
+STOP_GRACE_S = 10.0  # on stop, how long to keep retrying an uncommitted batch
+RETIRE_IDLE_S = 3.0  # retiring: no message for this long means the session is drained
 
-Item = tuple[str, bytes, int, int]     # topic, payload, mid (0 for QoS 0), connection epoch
+Item = tuple[str, bytes, int, int]  # topic, payload, mid (0 for QoS 0), connection epoch
 
 
 class IngestWorker:
-    def __init__(self, settings: Settings, *, index: int, database_url: str, mqtt_url: str,
-                 shared: bool = True, protocol: str | None = None, retire: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        index: int,
+        database_url: str,
+        mqtt_url: str,
+        shared: bool = True,
+        protocol: str | None = None,
+        retire: bool = False,
+    ) -> None:
         self.settings = settings
         self.index = index
         self.database_url = database_url
@@ -75,15 +84,14 @@ class IngestWorker:
         self._connected = threading.Event()
         self._rechecked: dict[Any, float] = {}
         self.store: IngestStore | None = None
-        self.committed_messages = 0     # this worker's own count (tests, diagnostics)
+        self.committed_messages = 0  # this worker's own count (tests, diagnostics)
         # Retiring: leave the share group, drain what the session holds, then end the session.
         self.retire = retire
         self.client: FastClient | None = None
 
     # --- MQTT side (paho's thread) -------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
             log.warning("worker %d: broker refused the connection: %s", self.index, reason)
             return
@@ -93,23 +101,23 @@ class IngestWorker:
             client.unsubscribe(self.topic)
         else:
             client.subscribe(self.topic, qos=1)
-        log.info("worker %d: connected to the broker (session present: %s)", self.index,
-                 getattr(flags, "session_present", "?"))
+        log.info(
+            "worker %d: connected to the broker (session present: %s)",
+            self.index,
+            getattr(flags, "session_present", "?"),
+        )
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
-                      properties: Any) -> None:
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
         if any(getattr(r, "is_failure", False) for r in reasons):
             log.error("worker %d: subscription to %s refused: %s", self.index, self.topic, reasons)
             return
         self._connected.set()
         telemetry.CONNECTED.set(1)
 
-    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
-                        properties: Any) -> None:
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
         self._connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected.clear()
         telemetry.CONNECTED.set(0)
         if not self.stop_event.is_set():
@@ -118,7 +126,7 @@ class IngestWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # No work here: hand over and return.
         inbox = self.inbox
-        inbox.append((message.topic, message.payload, message.mid if message.qos else 0, self._epoch))
+        inbox.append((message.topic, bytes(message.payload), message.mid if message.qos else 0, self._epoch))
         if self._writer_waiting:
             self._wakeup.set()
         # A 3.1.1 broker has no receive-maximum: stop reading (TCP back-pressure) while full.
@@ -126,17 +134,24 @@ class IngestWorker:
             time.sleep(0.005)
 
     def _start_mqtt(self) -> FastClient:
-        client, props = make_client(self.mqtt_url, self.client_id, protocol=self.protocol,
-                                    receive_maximum=self.settings.ingest_receive_max, fast=True)
+        client, props = make_client(
+            self.mqtt_url,
+            self.client_id,
+            protocol=self.protocol,
+            receive_maximum=self.settings.ingest_receive_max,
+            fast=True,
+        )
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
-        connect_async(client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s,
-                      protocol=self.protocol, properties=props)
+        connect_async(
+            client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s, protocol=self.protocol, properties=props
+        )
         client.loop_start()
+        assert isinstance(client, FastClient)
         return client
 
     # --- writer side (main thread) -------------------------------------------------------
@@ -170,9 +185,10 @@ class IngestWorker:
             remaining = deadline - time.monotonic()
             if len(items) >= limit or remaining <= 0 or not self._wait_for_messages(remaining):
                 return items
+
     def _recheck(self, key: Any) -> bool:
         now = time.monotonic()
-        if len(self._rechecked) > RECHECK_MEMORY:     # garbage codes must not grow memory without end
+        if len(self._rechecked) > RECHECK_MEMORY:  # garbage codes must not grow memory without end
             self._rechecked.clear()
         if now - self._rechecked.get(key, -REGISTRY_RECHECK_S) < REGISTRY_RECHECK_S:
             return False
@@ -180,8 +196,13 @@ class IngestWorker:
         return True
 
     def _lookup_station(self, code: str) -> int | None:
-        if (self.store is None or len(code) != 8 or not code.isascii() or not code.isalnum()
-                or not self._recheck(("station", code))):
+        if (
+            self.store is None
+            or len(code) != 8
+            or not code.isascii()
+            or not code.isalnum()
+            or not self._recheck(("station", code))
+        ):
             return None
         try:
             station_id = self.store.lookup_station(code)
@@ -207,7 +228,7 @@ class IngestWorker:
 
     def _lookup_failed(self, exc: Exception) -> None:
         """A registry look-up failed: the database is down (hold the batch), or it refused the query."""
-        self._rechecked.clear()     # look again once the database answers
+        self._rechecked.clear()  # look again once the database answers
         if self._unavailable(exc):
             raise ServiceUnavailable(f"registry look-up: {exc}") from exc
         log.warning("worker %d: registry look-up refused (%s)", self.index, exc)
@@ -225,13 +246,11 @@ class IngestWorker:
         delay = 0.5
         while True:
             try:
-                return IngestStore(self.database_url, wait_s=0,
-                                   future_tolerance_s=self.settings.future_tolerance_s)
+                return IngestStore(self.database_url, wait_s=0, future_tolerance_s=self.settings.future_tolerance_s)
             except Exception as exc:  # ServiceUnavailable or a psycopg error while preparing
                 if self.stop_event.is_set():
                     raise
-                log.warning("worker %d: database unavailable (%s); retrying in %.1f s",
-                            self.index, exc, delay)
+                log.warning("worker %d: database unavailable (%s); retrying in %.1f s", self.index, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, DB_RETRY_MAX_S)
 
@@ -241,7 +260,7 @@ class IngestWorker:
         if isinstance(exc, ServiceUnavailable):
             return True
         if isinstance(exc, pg_errors.ProgramLimitExceeded):
-            return False    # an OperationalError by class, but about the content: e.g. an index row too large
+            return False  # an OperationalError by class, but about the content: e.g. an index row too large
         if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
             return True
         conn = self.store.conn if self.store is not None else None
@@ -278,22 +297,29 @@ class IngestWorker:
             except Exception as exc:
                 if not self._unavailable(exc):
                     self._rollback()
-                    if one_by_one:      # not even its dead letter could be stored (should never happen)
-                        log.exception("worker %d: message on %s could not be stored nor dead-lettered",
-                                      self.index, items[done][0][:200])
+                    if one_by_one:  # not even its dead letter could be stored (should never happen)
+                        log.exception(
+                            "worker %d: message on %s could not be stored nor dead-lettered",
+                            self.index,
+                            items[done][0][:200],
+                        )
                         done += 1
                         continue
                     # The database refused this batch's content: write message by message so one
                     # bad message cannot hold back the others, and dead-letter the one that fails.
-                    log.error("worker %d: batch refused (%s); writing message by message", self.index,
-                              _first_line(exc))
+                    log.error("worker %d: batch refused (%s); writing message by message", self.index, _first_line(exc))
                     assert self.store is not None
                     self.store.forget_partitions()
                     one_by_one = True
                     continue
                 telemetry.DB_RETRIES.inc()
-                log.warning("worker %d: database unavailable (%s); holding %d messages, retry in %.1f s",
-                            self.index, _first_line(exc), len(items) - done, delay)
+                log.warning(
+                    "worker %d: database unavailable (%s); holding %d messages, retry in %.1f s",
+                    self.index,
+                    _first_line(exc),
+                    len(items) - done,
+                    delay,
+                )
                 if self.stop_event.is_set():
                     stop_deadline = stop_deadline or time.monotonic() + STOP_GRACE_S
                     if time.monotonic() > stop_deadline:
@@ -312,8 +338,7 @@ class IngestWorker:
         try:
             result = self.store.write(single)
         except Exception as exc:
-            if isinstance(exc, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)) \
-                    or self._unavailable(exc):
+            if isinstance(exc, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)) or self._unavailable(exc):
                 raise
             self._rollback()
             single = Batch(messages=1)
@@ -330,7 +355,7 @@ class IngestWorker:
 
     def _reconnect_store(self) -> None:
         if self.store is not None:
-            with contextlib.suppress(Exception):   # the old connection is already broken
+            with contextlib.suppress(Exception):  # the old connection is already broken
                 self.store.close()
         self.store = self._connect_store()
 
@@ -352,23 +377,34 @@ class IngestWorker:
     def open(self) -> Registry:
         """Connect to the database and load the registry (``run`` does this first; tests may call
         it to drive :meth:`write` without a broker)."""
-        self.store = self._connect_store()
-        registry = self.store.load_registry()
-        self.decoder = Decoder(registry, PARSERS, late_after_s=self.settings.late_after_s,
-                               future_tolerance_s=self.settings.future_tolerance_s,
-                               retention_days=self.settings.retention_days,
-                               max_backfill_days=self.settings.max_backfill_days,
-                               on_unknown_station=self._lookup_station, on_unknown_drill=self._lookup_drill)
+        self.store = store = self._connect_store()
+        registry = store.load_registry()
+        self.decoder = Decoder(
+            registry,
+            PARSERS,
+            late_after_s=self.settings.late_after_s,
+            future_tolerance_s=self.settings.future_tolerance_s,
+            retention_days=self.settings.retention_days,
+            max_backfill_days=self.settings.max_backfill_days,
+            on_unknown_station=self._lookup_station,
+            on_unknown_drill=self._lookup_drill,
+        )
         return registry
 
     def run(self) -> None:
         registry = self.open()
+        assert self.store is not None
         if self.index == 0:
             self.store.maintain(self.settings.retention_days)
         last_maintained = time.monotonic()
         self.client = self._start_mqtt()
-        log.info("worker %d: %d stations; subscribing to %s as %s", self.index,
-                 len(registry.stations), self.topic, self.client_id)
+        log.info(
+            "worker %d: %d stations; subscribing to %s as %s",
+            self.index,
+            len(registry.stations),
+            self.topic,
+            self.client_id,
+        )
         idle_since = time.monotonic()
         try:
             while not self.stop_event.is_set():
@@ -378,8 +414,7 @@ class IngestWorker:
                 if items or not self._connected.is_set():
                     idle_since = time.monotonic()
                 elif self.retire and time.monotonic() - idle_since > RETIRE_IDLE_S:
-                    log.info("worker %d: session drained (%d messages); ending it", self.index,
-                             self.committed_messages)
+                    log.info("worker %d: session drained (%d messages); ending it", self.index, self.committed_messages)
                     break
                 if self.index == 0 and time.monotonic() - last_maintained > MAINTAIN_EVERY_S:
                     self._maintain()
@@ -426,8 +461,14 @@ class IngestWorker:
         client, props = make_client(self.mqtt_url, self.client_id, protocol=self.protocol, persistent=False)
         done = threading.Event()
         client.on_connect = lambda *args: done.set()
-        connect_async(client, self.mqtt_url, keepalive=self.settings.mqtt_keepalive_s,
-                      protocol=self.protocol, properties=props, persistent=False)
+        connect_async(
+            client,
+            self.mqtt_url,
+            keepalive=self.settings.mqtt_keepalive_s,
+            protocol=self.protocol,
+            properties=props,
+            persistent=False,
+        )
         client.loop_start()
         if done.wait(10):
             log.info("worker %d: session %s ended; index retired", self.index, self.client_id)

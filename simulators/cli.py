@@ -18,19 +18,44 @@ log = logging.getLogger("floodctl")
 
 
 @click.command()
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="fraction of commands a device acks failed (power failure, display/amplifier fault)")
-@click.option("--silent-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="fraction of devices that are dead and never ack")
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="fraction of commands a device acks failed (power failure, display/amplifier fault)",
+)
+@click.option(
+    "--silent-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="fraction of devices that are dead and never ack",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="same seed, same failures and dead devices")
-@click.option("--villages", "villages_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="village layer listing led_boards / speakers (default: the packaged sample)")
-@click.option("--time-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="loudspeaker play time multiplier (1: five characters a second; 0: ack at once)")
-@click.option("--sms-port", type=click.IntRange(1, 65535), default=None,
-              help="also serve the Twilio-compatible SMS gateway stub on 127.0.0.1:PORT")
-def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Path | None, time_scale: float,
-             sms_port: int | None) -> None:
+@click.option(
+    "--villages",
+    "villages_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="village layer listing led_boards / speakers (default: the packaged sample)",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="loudspeaker play time multiplier (1: five characters a second; 0: ack at once)",
+)
+@click.option(
+    "--sms-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="also serve the Twilio-compatible SMS gateway stub on 127.0.0.1:PORT",
+)
+def gateways(
+    fail_rate: float, silent_rate: float, seed: int, villages_path: Path | None, time_scale: float, sms_port: int | None
+) -> None:
     """Stub gateways: virtual village LED boards and loudspeakers on MQTT, and optionally the SMS
     gateway stub (Ctrl-C stops)."""
     import signal
@@ -51,9 +76,17 @@ def gateways(fail_rate: float, silent_rate: float, seed: int, villages_path: Pat
     signal.signal(signal.SIGTERM, on_signal)
     sms_server = _start_sms_stub(settings, sms_port, fail_rate, seed) if sms_port else None
     try:
-            run_devices(target.url, villages_path or DEFAULT_VILLAGES, fail_rate, silent_rate, seed, stop,
-                    time_scale=time_scale, protocol=target.protocol,
-                    client_id=f"{settings.mqtt_client_prefix}-devices")
+        run_devices(
+            target.url,
+            villages_path or DEFAULT_VILLAGES,
+            fail_rate,
+            silent_rate,
+            seed,
+            stop,
+            time_scale=time_scale,
+            protocol=target.protocol,
+            client_id=f"{settings.mqtt_client_prefix}-devices",
+        )
     finally:
         if sms_server is not None:
             sms_server.should_exit = True
@@ -71,7 +104,6 @@ def _start_sms_stub(settings: Settings, port: int, fail_rate: float, seed: int) 
     sid, token = settings.sms_credentials()
     app = create_sms_app(SmsGatewayConfig(account_sid=sid, auth_token=token, failed_rate=fail_rate, seed=seed))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
     threading.Thread(target=server.run, daemon=True, name="sms-stub").start()
     if not wait_for_port("127.0.0.1", port, 15):
         raise FloodError(f"the SMS gateway stub could not listen on 127.0.0.1:{port}")
@@ -114,11 +146,20 @@ def parse_speed(text: str) -> float | None:
 
 @drill.command("run")
 @click.argument("scenario")
-@click.option("--speed", default="600", show_default=True,
-              help="storm seconds per real second (600: ten minutes a second), or max")
+@click.option(
+    "--speed",
+    default="600",
+    show_default=True,
+    help="storm seconds per real second (600: ten minutes a second), or max",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="same seed, same readings")
-@click.option("--faults", "fault_profile", default="none", show_default=True,
-              help="telemetry faults: none, realistic, harsh (see drill list)")
+@click.option(
+    "--faults",
+    "fault_profile",
+    default="none",
+    show_default=True,
+    help="telemetry faults: none, realistic, harsh (see drill list)",
+)
 def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
     """Simulate SCENARIO over the county and publish it, tagged with a new drill id."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -141,27 +182,48 @@ def drill_run(scenario: str, speed: str, seed: int, fault_profile: str) -> None:
     with database.connect(database_url(settings), wait_s=database.WAIT_FOR_DB_S, autocommit=True) as conn:
         with console.status(f"simulating {scenario} over the county…"):
             plan = drills.plan_drill(scenario, drills.stations_collection(conn), seed=seed, faults=fault_profile)
-        drill_id = drills.register_drill(conn, scenario, f"{scenario} (seed {seed}, faults {fault_profile})",
-                                         track=plan.track)
-        console.print(f"drill {drill_id}: {scenario}, {len(plan.messages):,} messages "
-                      f"({plan.readings:,} readings) from {drills.utc(plan.times[0]):%Y-%m-%d %H:%M} to "
-                      f"{drills.utc(plan.times[-1]):%Y-%m-%d %H:%M} UTC, generated in {plan.generate_s:.1f} s")
-        with Publisher(target.url, f"{settings.mqtt_client_prefix}-drill-{drill_id}",
-                       window=drills.PUBLISH_WINDOW, protocol=target.protocol) as publisher, Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console) as progress:
+        drill_id = drills.register_drill(
+            conn, scenario, f"{scenario} (seed {seed}, faults {fault_profile})", track=plan.track
+        )
+        console.print(
+            f"drill {drill_id}: {scenario}, {len(plan.messages):,} messages "
+            f"({plan.readings:,} readings) from {drills.utc(plan.times[0]):%Y-%m-%d %H:%M} to "
+            f"{drills.utc(plan.times[-1]):%Y-%m-%d %H:%M} UTC, generated in {plan.generate_s:.1f} s"
+        )
+        with (
+            Publisher(
+                target.url,
+                f"{settings.mqtt_client_prefix}-drill-{drill_id}",
+                window=drills.PUBLISH_WINDOW,
+                protocol=target.protocol,
+            ) as publisher,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
             task = progress.add_task("", total=len(plan.messages))
 
             def show(storm_time: float, done: int) -> None:
                 fix = plan.track.at(drills.utc(storm_time))
-                progress.update(task, completed=done, description=(
-                    f"{drills.utc(storm_time).astimezone(drills.CST):%m-%d %H:%M} CST  "
-                    f"{fix.lat:.1f}N {fix.lon:.1f}E  {fix.pressure_hpa:.0f} hPa {fix.wind_ms:.0f} m/s"))
+                progress.update(
+                    task,
+                    completed=done,
+                    description=(
+                        f"{drills.utc(storm_time).astimezone(drills.CST):%m-%d %H:%M} CST  "
+                        f"{fix.lat:.1f}N {fix.lon:.1f}E  {fix.pressure_hpa:.0f} hPa {fix.wind_ms:.0f} m/s"
+                    ),
+                )
 
             publish_s = drills.publish_messages(publisher, plan.messages, drill_id, speed=pace, on_progress=show)
         drills.end_drill(conn, drill_id)
-    console.print(f"drill {drill_id} published {len(plan.messages):,} messages in {publish_s:.1f} s "
-                  f"({len(plan.messages) / max(publish_s, 1e-9):,.0f} msg/s); query it with ?drill={drill_id}")
+    console.print(
+        f"drill {drill_id} published {len(plan.messages):,} messages in {publish_s:.1f} s "
+        f"({len(plan.messages) / max(publish_s, 1e-9):,.0f} msg/s); query it with ?drill={drill_id}"
+    )
 
 
 @drill.command("faults")
@@ -177,12 +239,20 @@ def drill_faults(quick: bool, scenario: str, seed: int) -> None:
     if scenario not in SCENARIOS:
         raise FloodError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
     logs = get_settings().data_dir / "fault-drill" / time.strftime("%Y%m%d-%H%M%S")
-    report = run_fault_drill(quick=quick, scenario=scenario, seed=seed, keep_logs=logs,
-                             say=lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}"))
+    report = run_fault_drill(
+        quick=quick,
+        scenario=scenario,
+        seed=seed,
+        keep_logs=logs,
+        say=lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}"),
+    )
     faults = Table("fault", "detail", "recovered in", title=f"fault drill {report.drill_id} ({scenario})")
     for fault in report.faults:
-        faults.add_row(fault.name, fault.detail,
-                       f"{fault.recovered_s:.1f} s" if fault.recovered_s is not None else "[red]not recovered[/]")
+        faults.add_row(
+            fault.name,
+            fault.detail,
+            f"{fault.recovered_s:.1f} s" if fault.recovered_s is not None else "[red]not recovered[/]",
+        )
     console.print(faults)
     invariants = Table("invariant", "", "detail", title="invariants")
     for item in report.invariants:

@@ -14,13 +14,8 @@ their own live topics, so a drill (which the dispatcher publishes only under ``f
 can never drive a real board; the virtual devices listen to both so that drills have something to
 drive.
 
-Command payload (UTF-8 JSON object)::
-
-    {"command_id": "ord-42-LED-330225001201-1",   # required, non-empty string (<= 128 chars)
-     "text": "【演练】台风红色预警，请立即转移",      # required string: what the board shows / the speaker says
-     "drill_id": 0,                                 # optional, 0 (default) = real operations, N = drill N
-     "priority": "normal",                          # optional, "normal" (default) or "urgent"
-     "repeat": 1}                                   # optional, times the speaker plays the text (1..10)
+Commands are UTF-8 JSON objects (``command_id``, ``text``, ``drill_id``, ``priority``, ``repeat``), as
+:mod:`simulators.device_commands` describes them.
 
 Ack payload::
 
@@ -61,7 +56,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -75,31 +69,28 @@ import paho.mqtt.client as mqtt
 
 from floodctl.core.errors import ConfigError, ServiceUnavailable
 from floodctl.core.mqtt import connect_async, make_client
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.topics import device_filters, device_topic
+from simulators.device_commands import BAD_COMMAND, BadCommand, Command, command_address, parse_command, salvage
 
 log = logging.getLogger("floodctl.devices")
 
 DEFAULT_VILLAGES = Path(__file__).resolve().parent.parent / "gis_data" / "villages.geojson"
 CST = timezone(timedelta(hours=8))
-TOPICS = {"led": "flood/v1/led/+/cmd", "speaker": "flood/v1/speaker/+/cmd"}
-DRILL_TOPICS = {"led": "flood/v1/drill/led/+/cmd", "speaker": "flood/v1/drill/speaker/+/cmd"}
-ACK_TOPIC = "flood/v1/{kind}/{device}/ack"
-DRILL_ACK_TOPIC = "flood/v1/drill/{kind}/{device}/ack"
-DRILL_MARK = "【演练】"
+COMMAND_FILTERS = device_filters("cmd")  # live and drill, every device kind
 CHARS_PER_SECOND = 5.0
-MAX_REPEAT = 10
-MAX_COMMAND_ID = 128
 KEEP_HISTORY = 50
-REMEMBER_IDS = 1_000          # per device: command ids remembered for idempotent re-acks
+REMEMBER_IDS = 1_000  # per device: command ids remembered for idempotent re-acks
 CONNECT_TIMEOUT_S = 15.0
-BAD_COMMAND = "bad command"
 FAIL_REASONS = {
     "led": ("断电 (power failure)", "显示屏故障 (display fault)"),
     "speaker": ("断电 (power failure)", "功放故障 (amplifier fault)"),
 }
-_COMMAND_ID_RE = re.compile(rb'"command_id"\s*:\s*"((?:[^"\\]|\\.){1,128})"')
 
 Kind = Literal["led", "speaker"]
 Status = Literal["shown", "played", "failed"]
+# Where the village layer lists each kind of device.
+VILLAGE_DEVICE_KEYS: tuple[tuple[Kind, str], ...] = (("led", "led_boards"), ("speaker", "speakers"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +114,9 @@ class CommandRecord:
     received_at: datetime
     status: Status
     reason: str | None
-    duration_s: float = 0.0          # simulated play time (speakers), before time_scale
-    acks: int = 1                    # 1 + the duplicates acked again
-    ack_due: float = 0.0             # monotonic time at which the (first) ack is sent
+    duration_s: float = 0.0  # simulated play time (speakers), before time_scale
+    acks: int = 1  # 1 + the duplicates acked again
+    ack_due: float = 0.0  # monotonic time at which the (first) ack is sent
 
 
 @dataclass(slots=True)
@@ -136,19 +127,6 @@ class _DeviceState:
     outcomes: OrderedDict[str, CommandRecord] = field(default_factory=OrderedDict)
     shown: str | None = None
     busy_until: float = 0.0
-
-
-class BadCommand(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    command_id: str
-    text: str
-    drill_id: int
-    priority: str
-    repeat: int
 
 
 def devices_from_villages(path: str | Path = DEFAULT_VILLAGES) -> dict[str, DeviceInfo]:
@@ -167,14 +145,19 @@ def devices_from_villages(path: str | Path = DEFAULT_VILLAGES) -> dict[str, Devi
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
             continue
-        for kind, key in (("led", "led_boards"), ("speaker", "speakers")):
+        for kind, key in VILLAGE_DEVICE_KEYS:
             ids = props.get(key) or []
             if not isinstance(ids, list):
                 continue
             for device_id in ids:
                 if isinstance(device_id, str) and device_id and "/" not in device_id and device_id not in devices:
-                    devices[device_id] = DeviceInfo(device_id, kind, str(props.get("code", "")),  # type: ignore[arg-type]
-                                                    str(props.get("name", "")), str(props.get("town", "")))
+                    devices[device_id] = DeviceInfo(
+                        device_id,
+                        kind,
+                        str(props.get("code", "")),
+                        str(props.get("name", "")),
+                        str(props.get("town", "")),
+                    )
     return devices
 
 
@@ -182,55 +165,6 @@ def _unit(seed: int, *parts: str) -> float:
     """A number in [0, 1) fixed by the seed and the parts (order-independent 'random')."""
     digest = hashlib.blake2b("\x1f".join((str(seed), *parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
-
-
-def parse_command(payload: bytes) -> Command:
-    """The command in ``payload``, or BadCommand saying what is wrong."""
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise BadCommand("not JSON") from None
-    if not isinstance(data, dict):
-        raise BadCommand("not a JSON object")
-    command_id = data.get("command_id")
-    if not isinstance(command_id, str) or not command_id or len(command_id) > MAX_COMMAND_ID:
-        raise BadCommand("command_id missing or not a string of 1..128 characters")
-    text = data.get("text")
-    if not isinstance(text, str):
-        raise BadCommand("text missing or not a string")
-    drill_id = data.get("drill_id", 0)
-    if drill_id is None:
-        drill_id = 0
-    if isinstance(drill_id, bool) or not isinstance(drill_id, int) or drill_id < 0:
-        raise BadCommand("drill_id must be 0 or a drill number")
-    priority = data.get("priority", "normal")
-    if priority not in ("normal", "urgent"):
-        raise BadCommand("priority must be normal or urgent")
-    repeat = data.get("repeat", 1)
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
-        raise BadCommand(f"repeat must be 1..{MAX_REPEAT}")
-    return Command(command_id, text, drill_id, priority, repeat)
-
-
-def _salvage(payload: bytes) -> tuple[str | None, int | None]:
-    """command_id (and drill_id) of a bad command, when they can be read at all."""
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        data = None
-    if isinstance(data, dict):
-        command_id = data.get("command_id")
-        drill_id = data.get("drill_id", 0)
-        ok_id = isinstance(command_id, str) and 0 < len(command_id) <= MAX_COMMAND_ID
-        ok_drill = isinstance(drill_id, int) and not isinstance(drill_id, bool) and drill_id >= 0
-        return (command_id if ok_id else None), (drill_id if ok_drill else None)  # type: ignore[return-value]
-    match = _COMMAND_ID_RE.search(payload)
-    if match is None:
-        return None, None
-    try:
-        return json.loads(b'"' + match.group(1) + b'"'), None
-    except ValueError:
-        return None, None
 
 
 class _AckTimer:
@@ -277,10 +211,20 @@ class _AckTimer:
 class VirtualDevices:
     """Every LED board and loudspeaker of the village layer behind one MQTT client."""
 
-    def __init__(self, mqtt_url: str, devices: dict[str, DeviceInfo] | None = None, *,
-                 villages_path: str | Path = DEFAULT_VILLAGES, fail_rate: float = 0.0,
-                 silent_rate: float = 0.0, seed: int = 0, time_scale: float = 0.0, keep: int = KEEP_HISTORY,
-                 client_id: str | None = None, protocol: str = "5") -> None:
+    def __init__(
+        self,
+        mqtt_url: str,
+        devices: dict[str, DeviceInfo] | None = None,
+        *,
+        villages_path: str | Path = DEFAULT_VILLAGES,
+        fail_rate: float = 0.0,
+        silent_rate: float = 0.0,
+        seed: int = 0,
+        time_scale: float = 0.0,
+        keep: int = KEEP_HISTORY,
+        client_id: str | None = None,
+        protocol: str = "5",
+    ) -> None:
         for name, rate in (("fail_rate", fail_rate), ("silent_rate", silent_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, not {rate}")
@@ -294,14 +238,16 @@ class VirtualDevices:
         self.protocol = protocol
         infos = devices if devices is not None else devices_from_villages(villages_path)
         self._devices = {
-            device_id: _DeviceState(info, dead=silent_rate > 0 and _unit(seed, "dead", device_id) < silent_rate,
-                                    history=deque(maxlen=keep))
+            device_id: _DeviceState(
+                info, dead=silent_rate > 0 and _unit(seed, "dead", device_id) < silent_rate, history=deque(maxlen=keep)
+            )
             for device_id, info in infos.items()
         }
         self._lock = threading.Lock()
         self.stats = {"commands": 0, "acks": 0, "failed": 0, "silent": 0, "duplicates": 0, "unknown": 0, "bad": 0}
-        self.client, self._props = make_client(mqtt_url, client_id or f"floodctl-devices-{os.getpid()}",
-                                               protocol=protocol, persistent=False)
+        self.client, self._props = make_client(
+            mqtt_url, client_id or f"floodctl-devices-{os.getpid()}", protocol=protocol, persistent=False
+        )
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -314,8 +260,9 @@ class VirtualDevices:
 
     def start(self, timeout_s: float = CONNECT_TIMEOUT_S) -> VirtualDevices:
         """Connect, subscribe, and return once the broker granted the subscriptions."""
-        connect_async(self.client, self.url, keepalive=30, protocol=self.protocol, properties=self._props,
-                      persistent=False)
+        connect_async(
+            self.client, self.url, keepalive=30, protocol=self.protocol, properties=self._props, persistent=False
+        )
         self.client.loop_start()
         self._started = True
         if not self._subscribed.wait(timeout_s):
@@ -377,12 +324,11 @@ class VirtualDevices:
         if reason.is_failure:
             log.warning("devices: broker refused the connection: %s", reason)
             return
-        result, mid = client.subscribe([(topic, 1) for topic in (*TOPICS.values(), *DRILL_TOPICS.values())])
+        result, mid = client.subscribe([(topic, 1) for topic in COMMAND_FILTERS])
         self._sub_mid = mid
         log.debug("devices: connected, subscribing (%s)", result)
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
-                      properties: Any) -> None:
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
         if mid != self._sub_mid:
             return
         refused = [rc for rc in reason_codes if rc.is_failure]
@@ -393,22 +339,19 @@ class VirtualDevices:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self.handle(msg.topic, msg.payload)
-        except Exception:   # a device never takes the client's loop down with it
+            self.handle(msg.topic, bytes(msg.payload))
+        except Exception:  # a device never takes the client's loop down with it
             log.exception("devices: could not handle a message on %s", msg.topic)
 
     # --- the devices ------------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes) -> None:
         """One command message: decide, record, ack (or not)."""
-        parts = topic.split("/")
-        drill_topic = len(parts) == 6 and parts[2] == "drill"
-        if drill_topic:
-            parts = parts[:2] + parts[3:]
-        if len(parts) != 5 or parts[:2] != ["flood", "v1"] or parts[4] != "cmd" or parts[2] not in TOPICS:
+        addressed = command_address(topic)
+        if addressed is None:
             log.warning("devices: message on unexpected topic %s ignored", topic)
             return
-        kind, device_id = parts[2], parts[3]
+        kind, device_id, drill_topic = addressed
         state = self._devices.get(device_id)
         if state is None or state.info.kind != kind:
             with self._lock:
@@ -435,15 +378,27 @@ class VirtualDevices:
             else:
                 self.stats["acks"] += 1
                 self.stats["failed"] += record.status == "failed"
-        if command.drill_id and not command.text.startswith(DRILL_MARK):
-            log.warning("devices: drill %d command %s to %s lacks the %s marker", command.drill_id,
-                        command.command_id, device_id, DRILL_MARK)
+        if command.drill_id and not command.text.startswith(DRILL_MARKER):
+            log.warning(
+                "devices: drill %d command %s to %s lacks the %s marker",
+                command.drill_id,
+                command.command_id,
+                device_id,
+                DRILL_MARKER,
+            )
         if drill_topic and not command.drill_id:
             log.warning("devices: command %s to %s on a drill topic has drill_id 0", command.command_id, device_id)
-        log.info("%s %s ← %s%s%s: %s%s %r", kind, device_id, command.command_id,
-                 f" (drill {command.drill_id})" if command.drill_id else "", " again" if duplicate else "",
-                 "no answer (dead device)" if state.dead else record.status,
-                 f" — {record.reason}" if record.reason else "", command.text[:60])
+        log.info(
+            "%s %s ← %s%s%s: %s%s %r",
+            kind,
+            device_id,
+            command.command_id,
+            f" (drill {command.drill_id})" if command.drill_id else "",
+            " again" if duplicate else "",
+            "no answer (dead device)" if state.dead else record.status,
+            f" — {record.reason}" if record.reason else "",
+            command.text[:60],
+        )
         if not state.dead:
             self._ack(state.info, record, max(record.ack_due, now), drill_topic)
 
@@ -467,35 +422,56 @@ class VirtualDevices:
             due = start + duration * self.time_scale
             state.busy_until = due
             state.shown = command.text
-        record = CommandRecord(command.command_id, command.text, command.drill_id, command.priority, command.repeat,
-                               datetime.now(CST), status, reason, duration_s=duration, ack_due=due)
+        record = CommandRecord(
+            command.command_id,
+            command.text,
+            command.drill_id,
+            command.priority,
+            command.repeat,
+            datetime.now(CST),
+            status,
+            reason,
+            duration_s=duration,
+            ack_due=due,
+        )
         self._remember(state, record)
         return record
 
-    def _bad_command(self, state: _DeviceState, payload: bytes, problem: str, now: float,
-                     drill_topic: bool = False) -> None:
-        command_id, drill_id = _salvage(payload)
+    def _bad_command(
+        self, state: _DeviceState, payload: bytes, problem: str, now: float, drill_topic: bool = False
+    ) -> None:
+        command_id, drill_id = salvage(payload)
         info = state.info
         if command_id is None:
             with self._lock:
                 self.stats["bad"] += 1
-            log.warning("devices: bad command to %s (%s) without a readable command_id ignored: %r",
-                        info.device_id, problem, payload[:200])
+            log.warning(
+                "devices: bad command to %s (%s) without a readable command_id ignored: %r",
+                info.device_id,
+                problem,
+                payload[:200],
+            )
             return
         with self._lock:
             self.stats["bad"] += 1
             record = state.outcomes.get(command_id)
             if record is None:
-                record = CommandRecord(command_id, None, drill_id, "normal", 1, datetime.now(CST), "failed",
-                                       BAD_COMMAND, ack_due=now)
+                record = CommandRecord(
+                    command_id, None, drill_id, "normal", 1, datetime.now(CST), "failed", BAD_COMMAND, ack_due=now
+                )
                 self._remember(state, record)
             else:
                 record.acks += 1
             if not state.dead:
                 self.stats["acks"] += 1
                 self.stats["failed"] += record.status == "failed"
-        log.warning("devices: bad command %s to %s (%s)%s", command_id, info.device_id, problem,
-                    "" if not state.dead else "; dead device, no answer")
+        log.warning(
+            "devices: bad command %s to %s (%s)%s",
+            command_id,
+            info.device_id,
+            problem,
+            "" if not state.dead else "; dead device, no answer",
+        )
         if not state.dead:
             self._ack(info, record, max(record.ack_due, now), drill_topic)
 
@@ -507,9 +483,14 @@ class VirtualDevices:
             state.outcomes.popitem(last=False)
 
     def _ack(self, info: DeviceInfo, record: CommandRecord, due: float, drill_topic: bool = False) -> None:
-        topic = (DRILL_ACK_TOPIC if drill_topic else ACK_TOPIC).format(kind=info.kind, device=info.device_id)
-        payload = {"command_id": record.command_id, "device": info.device_id, "status": record.status,
-                   "reason": record.reason, "drill_id": record.drill_id}
+        topic = device_topic(info.kind, info.device_id, drill_topic, "ack")
+        payload = {
+            "command_id": record.command_id,
+            "device": info.device_id,
+            "status": record.status,
+            "reason": record.reason,
+            "drill_id": record.drill_id,
+        }
         if due <= time.monotonic():
             self._publish(topic, payload)
         else:
@@ -523,27 +504,53 @@ class VirtualDevices:
             log.warning("devices: could not queue the ack on %s: %s", topic, mqtt.error_string(info.rc))
 
 
-def run_devices(mqtt_url: str, villages_path: str | Path = DEFAULT_VILLAGES, fail_rate: float = 0.0,
-                silent_rate: float = 0.0, seed: int = 0, stop_event: threading.Event | None = None, *,
-                time_scale: float = 1.0, protocol: str = "5", client_id: str | None = None) -> dict[str, int]:
+def run_devices(
+    mqtt_url: str,
+    villages_path: str | Path = DEFAULT_VILLAGES,
+    fail_rate: float = 0.0,
+    silent_rate: float = 0.0,
+    seed: int = 0,
+    stop_event: threading.Event | None = None,
+    *,
+    time_scale: float = 1.0,
+    protocol: str = "5",
+    client_id: str | None = None,
+) -> dict[str, int]:
     """Run the virtual devices until ``stop_event`` is set (the CLI's ``floodctl gateways``).
 
     Logs a line per command; returns the counters (commands, acks, failed, silent, …)."""
     stop = stop_event or threading.Event()
-    devices = VirtualDevices(mqtt_url, villages_path=villages_path, fail_rate=fail_rate, silent_rate=silent_rate,
-                             seed=seed, time_scale=time_scale, client_id=client_id, protocol=protocol)
+    devices = VirtualDevices(
+        mqtt_url,
+        villages_path=villages_path,
+        fail_rate=fail_rate,
+        silent_rate=silent_rate,
+        seed=seed,
+        time_scale=time_scale,
+        client_id=client_id,
+        protocol=protocol,
+    )
     counts = devices.counts()
     devices.start()
     try:
-        log.info("devices: %d LED boards and %d loudspeakers listening on %s and %s, drills under "
-                 "flood/v1/drill/ (fail rate %.2f, silent rate %.2f → %d dead, seed %d)",
-                 counts["led"], counts["speaker"], TOPICS["led"], TOPICS["speaker"],
-                 fail_rate, silent_rate, len(devices.dead()), seed)
+        log.info(
+            "devices: %d LED boards and %d loudspeakers listening on %s (fail rate %.2f, silent rate %.2f "
+            "→ %d dead, seed %d)",
+            counts["led"],
+            counts["speaker"],
+            ", ".join(COMMAND_FILTERS),
+            fail_rate,
+            silent_rate,
+            len(devices.dead()),
+            seed,
+        )
         while not stop.wait(0.5):
             pass
     finally:
         devices.close()
-    log.info("devices: stopped after %(commands)d commands, %(acks)d acks (%(failed)d failed), "
-             "%(silent)d unanswered, %(duplicates)d duplicates, %(unknown)d to unknown devices, %(bad)d bad",
-             devices.stats)
+    log.info(
+        "devices: stopped after %(commands)d commands, %(acks)d acks (%(failed)d failed), "
+        "%(silent)d unanswered, %(duplicates)d duplicates, %(unknown)d to unknown devices, %(bad)d bad",
+        devices.stats,
+    )
     return dict(devices.stats)

@@ -21,12 +21,14 @@ import numpy as np
 import orjson
 import psycopg
 
+from floodctl.domain.thresholds import THRESHOLD_NAMES
+from floodctl.domain.topics import station_topic
 from simulators.faults import PROFILES, FaultReport, Message, apply_faults
 from simulators.tracks import Track
 
-STEP_S = 300                   # 5-minute cadence, as county gauges report
+STEP_S = 300  # 5-minute cadence, as county gauges report
 CST = timezone(timedelta(hours=8))
-CAMERA_EVERY_STEPS = 6         # a camera reports every 30 minutes
+CAMERA_EVERY_STEPS = 6  # a camera reports every 30 minutes
 PUBLISH_WINDOW = 1_000
 
 
@@ -51,15 +53,19 @@ def register_drill(conn: psycopg.Connection, scenario: str, name: str, track: Tr
 
     fixes = [] if track is None else [(f, *wind_radii_km(f.pressure_hpa, f.wind_ms, f.lat)) for f in track.fixes]
     with conn.transaction():
-        row = conn.execute("INSERT INTO drills (name, scenario) VALUES (%s, %s) RETURNING id",
-                           (name, scenario)).fetchone()
+        row = conn.execute(
+            "INSERT INTO drills (name, scenario) VALUES (%s, %s) RETURNING id", (name, scenario)
+        ).fetchone()
         assert row is not None
         if track is not None:
             conn.cursor().executemany(
                 "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa, source, "
                 "r7_km, r10_km, r12_km) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [(row[0], track.name, f.time, f.lat, f.lon, f.wind_ms, f.pressure_hpa, track.source, r7, r10, r12)
-                 for f, r7, r10, r12 in fixes])
+                [
+                    (row[0], track.name, f.time, f.lat, f.lon, f.wind_ms, f.pressure_hpa, track.source, r7, r10, r12)
+                    for f, r7, r10, r12 in fixes
+                ],
+            )
     return int(row[0])
 
 
@@ -80,7 +86,7 @@ def messages_from_arrays(codes: list[str], metrics: dict[str, np.ndarray], times
     """One single-reading ``obs`` message per station and step with the metrics it measures, in
     publishing order (time, then station code)."""
     names = list(metrics)
-    stacked = np.round(np.stack([metrics[n] for n in names]), 3)    # metric × station × time
+    stacked = np.round(np.stack([metrics[n] for n in names]), 3)  # metric × station × time
     measured = ~np.isnan(stacked)
     stamps = [float(ts) for ts in times]
     per_station: list[list[Message | None]] = []
@@ -95,7 +101,7 @@ def messages_from_arrays(codes: list[str], metrics: dict[str, np.ndarray], times
         row: list[Message | None] = []
         for ts, values in zip(stamps, zip(*columns, strict=True), strict=True):
             reading = dict(zip(keys, values, strict=True))
-            if gaps:    # a metric the station measures only part of the time (NaN elsewhere)
+            if gaps:  # a metric the station measures only part of the time (NaN elsewhere)
                 reading = {k: v for k, v in reading.items() if v == v}
             row.append(Message(ts, code, "obs", ((ts, reading),)) if reading else None)
         per_station.append(row)
@@ -108,15 +114,27 @@ def camera_messages(cameras: list[str], times: np.ndarray, trigger: np.ndarray |
     for c, code in enumerate(cameras):
         for t in range(0, len(times), CAMERA_EVERY_STEPS):
             event = "water_over_marker" if trigger is not None and bool(trigger[c, t]) else None
-            out.append(Message(float(times[t]), code, "video", ((float(times[t]), {}),), extra={
-                "camera": f"{code}-CAM1", "online": True,
-                "snapshot_url": f"http://127.0.0.1/cameras/{code}/latest.jpg", "stream_url": None,
-                "event": event}))
+            out.append(
+                Message(
+                    float(times[t]),
+                    code,
+                    "video",
+                    ((float(times[t]), {}),),
+                    extra={
+                        "camera": f"{code}-CAM1",
+                        "online": True,
+                        "snapshot_url": f"http://127.0.0.1/cameras/{code}/latest.jpg",
+                        "stream_url": None,
+                        "event": event,
+                    },
+                )
+            )
     return out
 
 
 def payload(message: Message, drill_id: int) -> bytes:
     """The MQTT payload of a message (the contract's obs / video shapes, plus the drill id)."""
+
     def iso(ts: float) -> str:
         return datetime.fromtimestamp(ts, CST).isoformat()
 
@@ -126,12 +144,19 @@ def payload(message: Message, drill_id: int) -> bytes:
     if len(message.readings) == 1:
         ts, values = message.readings[0]
         return orjson.dumps({"ts": iso(ts), "values": values, "drill_id": drill_id})
-    return orjson.dumps({"readings": [{"ts": iso(ts), "values": v} for ts, v in message.readings],
-                         "drill_id": drill_id})
+    return orjson.dumps(
+        {"readings": [{"ts": iso(ts), "values": v} for ts, v in message.readings], "drill_id": drill_id}
+    )
 
 
-def publish_messages(publisher: Any, messages: list[Message], drill_id: int, *, speed: float | None,
-                     on_progress: Callable[[float, int], None] | None = None) -> float:
+def publish_messages(
+    publisher: Any,
+    messages: list[Message],
+    drill_id: int,
+    *,
+    speed: float | None,
+    on_progress: Callable[[float, int], None] | None = None,
+) -> float:
     """Publish in storm-time order; ``speed`` storm seconds per real second (None: as fast as it goes).
     Returns the seconds spent."""
     started = time.perf_counter()
@@ -145,7 +170,7 @@ def publish_messages(publisher: Any, messages: list[Message], drill_id: int, *, 
             wait = due - (time.perf_counter() - started)
             if wait > 0:
                 time.sleep(wait)
-        publisher.publish(f"flood/v1/{message.station}/{message.kind}", payload(message, drill_id))
+        publisher.publish(station_topic(message.station, message.kind), payload(message, drill_id))
         now = time.perf_counter()
         if on_progress is not None and now - last_report > 0.1:
             on_progress(message.publish_at, i + 1)
@@ -156,8 +181,9 @@ def publish_messages(publisher: Any, messages: list[Message], drill_id: int, *, 
     return time.perf_counter() - started
 
 
-def faulted(messages: list[Message], profile_name: str, seed: int,
-            times: np.ndarray) -> tuple[list[Message], FaultReport]:
+def faulted(
+    messages: list[Message], profile_name: str, seed: int, times: np.ndarray
+) -> tuple[list[Message], FaultReport]:
     if profile_name not in PROFILES:
         raise KeyError(f"unknown fault profile {profile_name!r}; one of: {', '.join(PROFILES)}")
     return apply_faults(messages, PROFILES[profile_name], seed, times)
@@ -168,9 +194,16 @@ def utc(ts: float) -> datetime:
 
 
 STATION_COLUMNS = (
-    "code", "name", "kind", "town_code", "lon", "lat", "elevation_m", "river", "wrz", "grz", "fsltdz_meiyu",
-    "fsltdz_typhoon", "dsflz", "ckflz", "dam_crest", "tide_blue", "tide_yellow", "tide_orange", "tide_red",
-    "seawall_crest", "properties",
+    "code",
+    "name",
+    "kind",
+    "town_code",
+    "lon",
+    "lat",
+    "elevation_m",
+    "river",
+    *THRESHOLD_NAMES,
+    "properties",
 )
 
 
@@ -183,28 +216,34 @@ def stations_collection(conn: psycopg.Connection) -> dict[str, Any]:
         extra = record.pop("properties") or {}
         record["town"] = record.pop("town_code")
         lon, lat = record.pop("lon"), record.pop("lat")
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                         "properties": {**extra, **{k: v for k, v in record.items() if v is not None}}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {**extra, **{k: v for k, v in record.items() if v is not None}},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
-WINDOW_BEFORE = timedelta(hours=48)    # the replay covers the storm's approach ...
-WINDOW_AFTER = timedelta(hours=24)     # ... and its passage: 72 h around landfall
+WINDOW_BEFORE = timedelta(hours=48)  # the replay covers the storm's approach ...
+WINDOW_AFTER = timedelta(hours=24)  # ... and its passage: 72 h around landfall
 
 
 @dataclass(frozen=True, slots=True)
 class DrillPlan:
     scenario: str
     track: Track
-    times: np.ndarray              # epoch seconds, 5-min grid
+    times: np.ndarray  # epoch seconds, 5-min grid
     messages: list[Message]
     faults: FaultReport
     readings: int
     generate_s: float
 
 
-def plan_drill(scenario_name: str, stations_fc: dict[str, Any], *, seed: int, faults: str,
-               n_times: int | None = None) -> DrillPlan:
+def plan_drill(
+    scenario_name: str, stations_fc: dict[str, Any], *, seed: int, faults: str, n_times: int | None = None
+) -> DrillPlan:
     """Everything a drill will publish, computed up front (deterministic for the seed)."""
     from simulators import hazard
     from simulators.scenarios import get_scenario
@@ -229,11 +268,12 @@ def plan_drill(scenario_name: str, stations_fc: dict[str, Any], *, seed: int, fa
     return DrillPlan(scenario_name, track, times, messages, report, readings, time.perf_counter() - started)
 
 
-def _camera_trigger(codes: list[str], kinds: np.ndarray, metrics: dict[str, np.ndarray],
-                    cameras: list[str]) -> np.ndarray | None:
+def _camera_trigger(
+    codes: list[str], kinds: np.ndarray, metrics: dict[str, np.ndarray], cameras: list[str]
+) -> np.ndarray | None:
     """Water over the marker when the county's heaviest 5-min rain is intense (a schematic rule)."""
     rain = metrics.get("rainfall")
     if rain is None or not cameras:
         return None
-    heavy = np.nanmax(np.nan_to_num(rain, nan=0.0), axis=0) >= 5.0    # ≥ 60 mm/h somewhere
+    heavy = np.nanmax(np.nan_to_num(rain, nan=0.0), axis=0) >= 5.0  # ≥ 60 mm/h somewhere
     return np.repeat(heavy[None, :], len(cameras), axis=0)

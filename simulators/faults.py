@@ -22,16 +22,24 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-SPIKE_BY_METRIC = {"water_level": 2.5, "tide_level": 1.5, "rainfall": 25.0, "wind_speed": 15.0,
-                   "flow": 150.0, "inflow": 150.0, "outflow": 100.0, "pressure": -15.0}
+SPIKE_BY_METRIC = {
+    "water_level": 2.5,
+    "tide_level": 1.5,
+    "rainfall": 25.0,
+    "wind_speed": 15.0,
+    "flow": 150.0,
+    "inflow": 150.0,
+    "outflow": 100.0,
+    "pressure": -15.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    publish_at: float          # storm time (epoch seconds) when the station sends it
+    publish_at: float  # storm time (epoch seconds) when the station sends it
     station: str
-    kind: str                  # "obs" or "video"
-    readings: tuple[tuple[float, dict[str, float]], ...]   # (reading time, values); >1 = batch
+    kind: str  # "obs" or "video"
+    readings: tuple[tuple[float, dict[str, float]], ...]  # (reading time, values); >1 = batch
     extra: dict[str, object] = field(default_factory=dict)  # video payload fields
 
 
@@ -39,32 +47,49 @@ class Message:
 class FaultProfile:
     name: str
     description: str
-    dropout_rate: float = 0.0      # share of stations with one silent window
-    stuck_rate: float = 0.0        # share of stations with one stuck window
-    spike_rate: float = 0.0        # share of readings with a spike
-    late_rate: float = 0.0         # share of stations with one store-and-forward window
-    duplicate_rate: float = 0.0    # share of messages sent twice
-    skew_rate: float = 0.0         # share of stations whose clock is off
-    window_steps: tuple[int, int] = (6, 36)   # a fault window lasts this many 5-min steps
+    dropout_rate: float = 0.0  # share of stations with one silent window
+    stuck_rate: float = 0.0  # share of stations with one stuck window
+    spike_rate: float = 0.0  # share of readings with a spike
+    late_rate: float = 0.0  # share of stations with one store-and-forward window
+    duplicate_rate: float = 0.0  # share of messages sent twice
+    skew_rate: float = 0.0  # share of stations whose clock is off
+    window_steps: tuple[int, int] = (6, 36)  # a fault window lasts this many 5-min steps
     max_skew_s: float = 300.0
 
 
-PROFILES: dict[str, FaultProfile] = {p.name: p for p in (
-    FaultProfile("none", "clean telemetry"),
-    FaultProfile("realistic", "what a typhoon does to a county network",
-                 dropout_rate=0.05, stuck_rate=0.03, spike_rate=0.0005, late_rate=0.05,
-                 duplicate_rate=0.01, skew_rate=0.03),
-    FaultProfile("harsh", "a network in trouble: many outages and bad sensors",
-                 dropout_rate=0.2, stuck_rate=0.1, spike_rate=0.003, late_rate=0.2,
-                 duplicate_rate=0.05, skew_rate=0.1),
-)}
+PROFILES: dict[str, FaultProfile] = {
+    p.name: p
+    for p in (
+        FaultProfile("none", "clean telemetry"),
+        FaultProfile(
+            "realistic",
+            "what a typhoon does to a county network",
+            dropout_rate=0.05,
+            stuck_rate=0.03,
+            spike_rate=0.0005,
+            late_rate=0.05,
+            duplicate_rate=0.01,
+            skew_rate=0.03,
+        ),
+        FaultProfile(
+            "harsh",
+            "a network in trouble: many outages and bad sensors",
+            dropout_rate=0.2,
+            stuck_rate=0.1,
+            spike_rate=0.003,
+            late_rate=0.2,
+            duplicate_rate=0.05,
+            skew_rate=0.1,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
 class FaultReport:
     """What was injected, so tests and drill organisers can check it."""
 
-    dropout: dict[str, tuple[float, float]]      # station -> (from, to) storm time
+    dropout: dict[str, tuple[float, float]]  # station -> (from, to) storm time
     stuck: dict[str, tuple[float, float]]
     late: dict[str, tuple[float, float]]
     skew_s: dict[str, float]
@@ -72,8 +97,9 @@ class FaultReport:
     duplicates: int
 
 
-def _windows(rng: np.random.Generator, stations: list[str], rate: float, times: np.ndarray,
-             steps: tuple[int, int]) -> dict[str, tuple[float, float]]:
+def _windows(
+    rng: np.random.Generator, stations: list[str], rate: float, times: np.ndarray, steps: tuple[int, int]
+) -> dict[str, tuple[float, float]]:
     chosen = [s for s in stations if rng.random() < rate]
     out: dict[str, tuple[float, float]] = {}
     for station in chosen:
@@ -84,8 +110,9 @@ def _windows(rng: np.random.Generator, stations: list[str], rate: float, times: 
     return out
 
 
-def apply_faults(messages: list[Message], profile: FaultProfile, seed: int,
-                 times: np.ndarray) -> tuple[list[Message], FaultReport]:
+def apply_faults(
+    messages: list[Message], profile: FaultProfile, seed: int, times: np.ndarray
+) -> tuple[list[Message], FaultReport]:
     """Inject the profile's faults into clean single-reading messages; returns them sorted."""
     if profile.name == "none":
         return sorted(messages, key=_order), FaultReport({}, {}, {}, {}, 0, 0)
@@ -94,8 +121,11 @@ def apply_faults(messages: list[Message], profile: FaultProfile, seed: int,
     dropout = _windows(rng, stations, profile.dropout_rate, times, profile.window_steps)
     stuck = _windows(rng, stations, profile.stuck_rate, times, profile.window_steps)
     late = _windows(rng, stations, profile.late_rate, times, profile.window_steps)
-    skew = {s: float(rng.uniform(-profile.max_skew_s, profile.max_skew_s))
-            for s in stations if rng.random() < profile.skew_rate}
+    skew = {
+        s: float(rng.uniform(-profile.max_skew_s, profile.max_skew_s))
+        for s in stations
+        if rng.random() < profile.skew_rate
+    }
 
     out: list[Message] = []
     held: dict[str, list[tuple[float, dict[str, float]]]] = {}
@@ -111,7 +141,7 @@ def apply_faults(messages: list[Message], profile: FaultProfile, seed: int,
             continue
         spike_roll = rng.random()
         if _inside(stuck.get(station), ts):
-            values = stuck_value.setdefault(station, dict(values))   # a stuck sensor repeats itself
+            values = stuck_value.setdefault(station, dict(values))  # a stuck sensor repeats itself
         elif spike_roll < profile.spike_rate:
             name = next((n for n in values if n in SPIKE_BY_METRIC), None)
             if name is not None:
@@ -122,7 +152,7 @@ def apply_faults(messages: list[Message], profile: FaultProfile, seed: int,
         if _inside(window, ts):
             held.setdefault(station, []).append((ts_sent, values))
             continue
-        if station in held:    # the link is back: the stored readings go first, in one batch
+        if station in held:  # the link is back: the stored readings go first, in one batch
             assert window is not None
             out.append(Message(window[1], station, "obs", tuple(held.pop(station))))
         out.append(replace(message, readings=((ts_sent, values),)))

@@ -21,13 +21,12 @@ CONNECT_TIMEOUT_S = 15.0
 
 
 class Publisher:
-    def __init__(self, url: str, client_id: str, *, window: int = DEFAULT_WINDOW,
-                 protocol: str = "5") -> None:
+    def __init__(self, url: str, client_id: str, *, window: int = DEFAULT_WINDOW, protocol: str = "5") -> None:
         self.url = url
         self.window = window
         self.protocol = protocol
         self.client, props = make_client(url, client_id, protocol=protocol, persistent=False)
-        self.client.max_inflight_messages_set(0)   # 0 = paho skips its O(n) rescan
+        self.client.max_inflight_messages_set(0)  # 0 = paho skips its O(n) rescan
         self.client.max_queued_messages_set(0)
         self._props = props
         self._cond = threading.Condition()
@@ -37,21 +36,20 @@ class Publisher:
         self.client.on_publish = self._on_publish
         self.published = 0
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if not reason.is_failure:
             self._connected.set()
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    properties: Any) -> None:
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         with self._cond:
             self._unacked -= 1
             if self._unacked < self.window:
                 self._cond.notify_all()
 
     def connect(self) -> Publisher:
-        connect_async(self.client, self.url, keepalive=30, protocol=self.protocol,
-                      properties=self._props, persistent=False)
+        connect_async(
+            self.client, self.url, keepalive=30, protocol=self.protocol, properties=self._props, persistent=False
+        )
         self.client.loop_start()
         if not self._connected.wait(CONNECT_TIMEOUT_S):
             self.close()

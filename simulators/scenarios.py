@@ -82,12 +82,19 @@ __all__ = [
     "read_track_csv",
 ]
 
-CST = timezone(timedelta(hours=8), "CST")   # China Standard Time
+CST = timezone(timedelta(hours=8), "CST")  # China Standard Time
 DATA_DIR = Path(__file__).parent / "data" / "typhoons"
 
 #: CMA intensity category digit → class name (GB/T 19201-2006 classes; 0 means weaker or unknown).
 CMA_CATEGORIES: dict[int, str | None] = {
-    0: None, 1: "TD", 2: "TS", 3: "STS", 4: "TY", 5: "STY", 6: "SuperTY", 9: "ET",
+    0: None,
+    1: "TD",
+    2: "TS",
+    3: "STS",
+    4: "TY",
+    5: "STY",
+    6: "SuperTY",
+    9: "ET",
 }
 
 #: Seat of Hepu town (鹤浦镇, code 330225102) as in the packaged ``gis_data/towns.geojson``: (lat, lon).
@@ -114,8 +121,14 @@ def read_track_csv(path: str | Path, name: str, storm_id: str) -> Track:
             line = reader.line_num
             try:
                 when = datetime.strptime(row["time_cst"].strip(), "%Y-%m-%d %H:%M").replace(tzinfo=CST)
-                fix = Fix(when, _float(row["lat"]), _float(row["lon"]), _float(row["pres_hpa"]),
-                          _float(row["wind_ms"]), (row.get("type") or "").strip() or None)
+                fix = Fix(
+                    when,
+                    _float(row["lat"]),
+                    _float(row["lon"]),
+                    _float(row["pres_hpa"]),
+                    _float(row["wind_ms"]),
+                    (row.get("type") or "").strip() or None,
+                )
             except (ValueError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{path.name}: line {line}: {exc}") from None
             _check_fix(fix, f"{path.name}: line {line}")
@@ -129,8 +142,8 @@ def read_track_csv(path: str | Path, name: str, storm_id: str) -> Track:
 
 @dataclass(frozen=True, slots=True)
 class _CmaStorm:
-    number: str          # international number, "2106" ("0000" unnamed)
-    name: str            # English name as written ("In-fa"), "" if none
+    number: str  # international number, "2106" ("0000" unnamed)
+    name: str  # English name as written ("In-fa"), "" if none
     header_line: int
     fixes: tuple[Fix, ...]
 
@@ -196,8 +209,9 @@ def _parse_cma(text: str, label: str) -> list[_CmaStorm]:
         fixes: list[Fix] = []
         for _ in range(nrows):
             if i >= len(lines):
-                raise ValueError(f"{label}: line {lineno}: header announces {nrows} rows, "
-                                 f"the file ends after {len(fixes)}")
+                raise ValueError(
+                    f"{label}: line {lineno}: header announces {nrows} rows, the file ends after {len(fixes)}"
+                )
             fixes.append(_parse_cma_row(lines[i], f"{label}: line {i + 1}"))
             i += 1
         if len(fixes) < 2:
@@ -218,8 +232,7 @@ def _parse_cma_row(raw: str, where: str) -> Fix:
         category = int(cat)
         if category not in CMA_CATEGORIES:
             raise ValueError(f"intensity category {cat!r} is not one of 0-6, 9")
-        fix = Fix(when, int(lat) / 10.0, int(lon) / 10.0, float(int(pres)), float(int(wind)),
-                  CMA_CATEGORIES[category])
+        fix = Fix(when, int(lat) / 10.0, int(lon) / 10.0, float(int(pres)), float(int(wind)), CMA_CATEGORIES[category])
     except ValueError as exc:
         raise ValueError(f"{where}: {exc} in {raw.strip()!r}") from None
     _check_fix(fix, where)
@@ -253,7 +266,7 @@ def read_ibtracs_csv(path: str | Path, storm: str) -> Track:
         parts = key.rsplit(maxsplit=1)
         by_season = len(parts) == 2 and parts[1].isdigit()
         name_key = (parts[0] if by_season else key).casefold()
-        wind_factor = KNOT_MS        # IBTrACS winds are knots; the units row may say otherwise
+        wind_factor = KNOT_MS  # IBTrACS winds are knots; the units row may say otherwise
         rows: dict[str, list[tuple[int, list[str]]]] = {}
         names: dict[str, tuple[str, str]] = {}
         for row in reader:
@@ -277,13 +290,20 @@ def read_ibtracs_csv(path: str | Path, storm: str) -> Track:
         found = ", ".join(f"{names[sid][0]} {names[sid][1]} ({sid})" for sid in rows)
         raise ValueError(f"{path.name}: storm {storm!r} is ambiguous ({found}); give the SID or 'NAME SEASON'")
     ((sid, storm_rows),) = rows.items()
-    fixes = [fix for line, row in storm_rows
-             if (fix := _ibtracs_fix(row, col, wind_factor, f"{path.name}: line {line}")) is not None]
+    fixes = [
+        fix
+        for line, row in storm_rows
+        if (fix := _ibtracs_fix(row, col, wind_factor, f"{path.name}: line {line}")) is not None
+    ]
     if len(fixes) < 2:
         raise ValueError(f"{path.name}: storm {sid} has {len(fixes)} fix(es) with CMA values, a track needs two")
     name, season = names[sid]
-    return Track(name=f"{name.title()} {season}", storm_id=sid, fixes=_unique_times(fixes),
-                 source=f"IBTrACS v04, CMA columns ({path.name})")
+    return Track(
+        name=f"{name.title()} {season}",
+        storm_id=sid,
+        fixes=_unique_times(fixes),
+        source=f"IBTrACS v04, CMA columns ({path.name})",
+    )
 
 
 def _is_units_row(row: list[str], col: dict[str, int]) -> bool:
@@ -351,12 +371,12 @@ def _unique_times(fixes: Iterable[Fix]) -> tuple[Fix, ...]:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str                          # "in-fa-2106"
+    name: str  # "in-fa-2106"
     title_zh: str
     title_en: str
     description: str
     load: Callable[[], Track]
-    landfall: datetime | None          # reference landfall / closest-approach time (aware)
+    landfall: datetime | None  # reference landfall / closest-approach time (aware)
 
 
 def in_fa_track() -> Track:
@@ -366,22 +386,22 @@ def in_fa_track() -> Track:
 
 # (time CST, lat °N, lon °E, class, pressure hPa, 2-min wind m/s)
 _DIRECT_HIT_HEPU: tuple[tuple[str, float, float, str, float, float], ...] = (
-    ("2025-08-05 14:00", 24.00, 128.00, "STS", 985, 25),   # L-61h20m
+    ("2025-08-05 14:00", 24.00, 128.00, "STS", 985, 25),  # L-61h20m
     ("2025-08-05 20:00", 24.29, 127.38, "STS", 982, 28),
     ("2025-08-06 02:00", 24.63, 126.76, "STS", 980, 30),
     ("2025-08-06 08:00", 25.01, 126.13, "TY", 975, 33),
     ("2025-08-06 14:00", 25.44, 125.51, "TY", 970, 35),
     ("2025-08-06 20:00", 25.91, 124.91, "TY", 965, 38),
     ("2025-08-07 02:00", 26.43, 124.31, "STY", 960, 42),
-    ("2025-08-07 08:00", 26.99, 123.73, "STY", 960, 45),    # peak
-    ("2025-08-07 14:00", 27.61, 123.16, "STY", 960, 45),    # peak
+    ("2025-08-07 08:00", 26.99, 123.73, "STY", 960, 45),  # peak
+    ("2025-08-07 14:00", 27.61, 123.16, "STY", 960, 45),  # peak
     ("2025-08-07 20:00", 28.26, 122.63, "STY", 962, 43),
     ("2025-08-08 02:00", 28.96, 122.11, "STY", 965, 42),
-    ("2025-08-08 03:20", HEPU_SEAT[0], HEPU_SEAT[1], "STY", 965, 42),   # landfall at Hepu
+    ("2025-08-08 03:20", HEPU_SEAT[0], HEPU_SEAT[1], "STY", 965, 42),  # landfall at Hepu
     ("2025-08-08 08:00", 29.57, 121.44, "TY", 975, 33),
     ("2025-08-08 14:00", 30.15, 120.73, "STS", 982, 28),
     ("2025-08-08 20:00", 30.72, 120.02, "TS", 988, 23),
-    ("2025-08-09 02:00", 31.30, 119.30, "TS", 992, 18),     # L+22h40m, Anhui/Jiangsu border
+    ("2025-08-09 02:00", 31.30, 119.30, "TS", 992, 18),  # L+22h40m, Anhui/Jiangsu border
 )
 
 DIRECT_HIT_HEPU_LANDFALL = datetime(2025, 8, 8, 3, 20, tzinfo=CST)
@@ -409,10 +429,16 @@ def direct_hit_hepu_track() -> Track:
 
     Fixes are 6-hourly at the synoptic hours plus the landfall fix; classes are CMA's.
     """
-    fixes = [Fix(datetime.strptime(t, "%Y-%m-%d %H:%M").replace(tzinfo=CST), lat, lon, float(p), float(w), cat)
-             for t, lat, lon, cat, p, w in _DIRECT_HIT_HEPU]
-    return Track(name="Direct hit at Hepu (synthetic, after Haikui 1211)", storm_id="direct-hit-hepu",
-                 fixes=tuple(fixes), source="synthetic: simulators.scenarios.direct_hit_hepu_track")
+    fixes = [
+        Fix(datetime.strptime(t, "%Y-%m-%d %H:%M").replace(tzinfo=CST), lat, lon, float(p), float(w), cat)
+        for t, lat, lon, cat, p, w in _DIRECT_HIT_HEPU
+    ]
+    return Track(
+        name="Direct hit at Hepu (synthetic, after Haikui 1211)",
+        storm_id="direct-hit-hepu",
+        fixes=tuple(fixes),
+        source="synthetic: simulators.scenarios.direct_hit_hepu_track",
+    )
 
 
 SCENARIOS: dict[str, Scenario] = {

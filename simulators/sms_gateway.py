@@ -39,7 +39,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,7 +85,7 @@ DELIVERY_ERROR_MESSAGES = {30008: "Unknown error", 30003: "Unreachable destinati
 class SmsGatewayConfig:
     account_sid: str
     auth_token: str
-    status_callback_signing: str | None = None   # key for X-Twilio-Signature; None = the auth token (as Twilio)
+    status_callback_signing: str | None = None  # key for X-Twilio-Signature; None = the auth token (as Twilio)
     delivered_rate: float = 1.0
     failed_rate: float = 0.0
     latency_ms: int = 0
@@ -128,8 +128,12 @@ def _rfc2822(moment: datetime) -> str:
 def twilio_error(code: int, message: str | None = None, status: int | None = None) -> JSONResponse:
     default_status, default_message = ERRORS.get(code, (status or 400, "Error"))
     http_status = status or default_status
-    content = {"code": code, "message": message or default_message,
-               "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": http_status}
+    content = {
+        "code": code,
+        "message": message or default_message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": http_status,
+    }
     headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if http_status == 401 else None
     return JSONResponse(content, status_code=http_status, headers=headers)
 
@@ -139,7 +143,7 @@ class CallbackAttempt:
     url: str
     params: dict[str, str]
     signature: str | None
-    outcome: str                 # "sent", "refused" (not loopback), "error" (no answer / exception)
+    outcome: str  # "sent", "refused" (not loopback), "error" (no answer / exception)
     http_status: int | None = None
 
 
@@ -177,11 +181,12 @@ class SmsGateway:
         self._faults = random.Random(f"{self.config.seed}:5xx")
         self._bucket = _TokenBucket(self.config.rate_limit_per_s) if self.config.rate_limit_per_s else None
         self._threads: list[threading.Thread] = []
-        self._outage: tuple[float, int] | None = None     # (monotonic end, Twilio error code)
+        self._outage: tuple[float, int] | None = None  # (monotonic end, Twilio error code)
         # One client for every status callback (thread-safe, keep-alive). No CA bundle: callbacks only
         # ever go to loopback addresses, and loading the bundle per client costs ~16 ms of CPU.
-        self.http = httpx.Client(timeout=self.config.callback_timeout_s, follow_redirects=False, trust_env=False,
-                                 verify=False)
+        self.http = httpx.Client(
+            timeout=self.config.callback_timeout_s, follow_redirects=False, trust_env=False, verify=False
+        )
 
     # -- inspection -------------------------------------------------------------------------------
 
@@ -225,22 +230,37 @@ class SmsGateway:
 
     # -- messages ---------------------------------------------------------------------------------
 
-    def create(self, to: str, from_: str | None, service_sid: str | None, body: str,
-               status_callback: str | None) -> dict[str, Any]:
+    def create(
+        self, to: str, from_: str | None, service_sid: str | None, body: str, status_callback: str | None
+    ) -> dict[str, Any]:
         sid = "SM" + uuid.uuid4().hex
         now = _rfc2822(datetime.now(UTC))
         account = self.config.account_sid
         uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"
         message = {
-            "account_sid": account, "api_version": API_VERSION, "body": body,
-            "date_created": now, "date_sent": None, "date_updated": now,
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": from_, "messaging_service_sid": service_sid,
-            "num_media": "0", "num_segments": str(num_segments(body)),
-            "price": None, "price_unit": "USD", "sid": sid, "status": "queued",
-            "subresource_uris": {"media": uri.replace(".json", "/Media.json"),
-                                 "feedback": uri.replace(".json", "/Feedback.json")},
-            "to": to, "uri": uri,
+            "account_sid": account,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": from_,
+            "messaging_service_sid": service_sid,
+            "num_media": "0",
+            "num_segments": str(num_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {
+                "media": uri.replace(".json", "/Media.json"),
+                "feedback": uri.replace(".json", "/Feedback.json"),
+            },
+            "to": to,
+            "uri": uri,
         }
         with self.lock:
             draw = self._outcomes.random()
@@ -251,10 +271,14 @@ class SmsGateway:
             final = "delivered"
         else:
             final = "undelivered"
-        steps = {"failed": ["queued", "failed"], "delivered": ["queued", "sent", "delivered"],
-                 "undelivered": ["queued", "sent", "undelivered"]}[final]
-        thread = threading.Thread(target=self._lifecycle, args=(sid, steps, status_callback),
-                                  daemon=True, name=f"sms-{sid[:10]}")
+        steps = {
+            "failed": ["queued", "failed"],
+            "delivered": ["queued", "sent", "delivered"],
+            "undelivered": ["queued", "sent", "undelivered"],
+        }[final]
+        thread = threading.Thread(
+            target=self._lifecycle, args=(sid, steps, status_callback), daemon=True, name=f"sms-{sid[:10]}"
+        )
         with self.lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
@@ -268,8 +292,11 @@ class SmsGateway:
 
     def listing(self, to: str | None, from_: str | None) -> list[dict[str, Any]]:
         with self.lock:
-            chosen = [dict(m) for m in self.messages.values()
-                      if (to is None or m["to"] == to) and (from_ is None or m["from"] == from_)]
+            chosen = [
+                dict(m)
+                for m in self.messages.values()
+                if (to is None or m["to"] == to) and (from_ is None or m["from"] == from_)
+            ]
         chosen.reverse()  # Twilio lists newest first
         return chosen
 
@@ -292,9 +319,16 @@ class SmsGateway:
                 if error_code is not None:
                     message["error_code"] = error_code
                     message["error_message"] = DELIVERY_ERROR_MESSAGES[error_code]
-                params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-                          "To": message["to"], "From": message["from"] or "",
-                          "AccountSid": message["account_sid"], "ApiVersion": API_VERSION}
+                params = {
+                    "MessageSid": sid,
+                    "SmsSid": sid,
+                    "MessageStatus": status,
+                    "SmsStatus": status,
+                    "To": message["to"],
+                    "From": message["from"] or "",
+                    "AccountSid": message["account_sid"],
+                    "ApiVersion": API_VERSION,
+                }
                 if message["messaging_service_sid"]:
                     params["MessagingServiceSid"] = message["messaging_service_sid"]
             if error_code is not None:
@@ -308,8 +342,11 @@ class SmsGateway:
             self._record(CallbackAttempt(url, params, None, "refused"))
             return
         signature = twilio_signature(self.config.signing_key, url, params)
-        headers = {"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",
-                   "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        headers = {
+            "X-Twilio-Signature": signature,
+            "User-Agent": "TwilioProxy/1.1",
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        }
         try:
             response = http.post(url, content=urlencode(params), headers=headers)
         except httpx.HTTPError as exc:
@@ -333,8 +370,9 @@ def _authorized(request: Request, config: SmsGatewayConfig) -> bool:
         user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return (hmac.compare_digest(user.encode(), config.account_sid.encode())
-            & hmac.compare_digest(password.encode(), config.auth_token.encode()))
+    return hmac.compare_digest(user.encode(), config.account_sid.encode()) & hmac.compare_digest(
+        password.encode(), config.auth_token.encode()
+    )
 
 
 def create_sms_app(config: SmsGatewayConfig) -> FastAPI:
@@ -348,8 +386,13 @@ def create_sms_app(config: SmsGatewayConfig) -> FastAPI:
         gateway.stopping.set()
         gateway.wait_idle(gateway.config.callback_timeout_s)
 
-    app = FastAPI(title="floodctl SMS gateway stub (Twilio-compatible)", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="floodctl SMS gateway stub (Twilio-compatible)",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.gateway = gateway
     app.state.messages = gateway.messages
     app.state.sent_to = gateway.sent_to
@@ -384,16 +427,8 @@ def create_sms_app(config: SmsGatewayConfig) -> FastAPI:
         to, body = form.get("To", "").strip(), form.get("Body", "")
         from_ = form.get("From", "").strip() or None
         service = form.get("MessagingServiceSid", "").strip() or None
-        if not to:
-            return twilio_error(21604)
-        if not _E164.match(to):
-            return twilio_error(21211, f"The 'To' number {to} is not a valid phone number.")
-        if from_ is None and service is None:
-            return twilio_error(21603)
-        if not body:
-            return twilio_error(21602)
-        if len(body) > MAX_BODY_CHARS:
-            return twilio_error(21617)
+        if (refused := _refused_message(to, from_, service, body)) is not None:
+            return refused
         message = gateway.create(to, from_, service, body, form.get("StatusCallback") or None)
         return JSONResponse(message, status_code=201)
 
@@ -411,27 +446,51 @@ def create_sms_app(config: SmsGatewayConfig) -> FastAPI:
     async def list_messages(account_sid: str, request: Request) -> Any:
         if (problem := wrong_account(account_sid)) is not None:
             return problem
-        query = request.query_params
-        try:
-            page = max(0, int(query.get("Page", "0")))
-            page_size = min(1000, max(1, int(query.get("PageSize", "50"))))
-        except ValueError:
-            return twilio_error(20001, "Page and PageSize must be integers", status=400)
-        filters = {k: query[k] for k in ("To", "From") if query.get(k)}
-        chosen = gateway.listing(filters.get("To"), filters.get("From"))
-        start = page * page_size
-        rows = chosen[start:start + page_size]
-        base = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
-
-        def page_uri(number: int) -> str:
-            return base + "?" + urlencode({**filters, "PageSize": page_size, "Page": number})
-
-        more = start + page_size < len(chosen)
-        return {
-            "messages": rows, "page": page, "page_size": page_size, "start": start,
-            "end": start + max(0, len(rows) - 1), "uri": page_uri(page), "first_page_uri": page_uri(0),
-            "next_page_uri": page_uri(page + 1) if more else None,
-            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-        }
+        return _message_page(gateway, account_sid, request.query_params)
 
     return app
+
+
+def _refused_message(to: str, from_: str | None, service: str | None, body: str) -> JSONResponse | None:
+    """The Twilio error for a message that cannot be sent as given, or None."""
+    if not to:
+        return twilio_error(21604)
+    if not _E164.match(to):
+        return twilio_error(21211, f"The 'To' number {to} is not a valid phone number.")
+    if from_ is None and service is None:
+        return twilio_error(21603)
+    if not body:
+        return twilio_error(21602)
+    if len(body) > MAX_BODY_CHARS:
+        return twilio_error(21617)
+    return None
+
+
+def _message_page(gateway: SmsGateway, account_sid: str, query: Mapping[str, str]) -> Any:
+    """One page of the message list (newest first, filtered by To / From), with Twilio's paging URIs."""
+    try:
+        page = max(0, int(query.get("Page", "0")))
+        page_size = min(1000, max(1, int(query.get("PageSize", "50"))))
+    except ValueError:
+        return twilio_error(20001, "Page and PageSize must be integers", status=400)
+    filters = {k: query[k] for k in ("To", "From") if query.get(k)}
+    chosen = gateway.listing(filters.get("To"), filters.get("From"))
+    start = page * page_size
+    rows = chosen[start : start + page_size]
+    base = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+
+    def page_uri(number: int) -> str:
+        return base + "?" + urlencode({**filters, "PageSize": page_size, "Page": number})
+
+    more = start + page_size < len(chosen)
+    return {
+        "messages": rows,
+        "page": page,
+        "page_size": page_size,
+        "start": start,
+        "end": start + max(0, len(rows) - 1),
+        "uri": page_uri(page),
+        "first_page_uri": page_uri(0),
+        "next_page_uri": page_uri(page + 1) if more else None,
+        "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+    }

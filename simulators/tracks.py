@@ -16,38 +16,38 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-EARTH_RADIUS_M = 6_371_000.0
+from floodctl.domain.geodesy import EARTH_RADIUS_KM
 
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    time: datetime            # timezone-aware (converted to UTC on construction of a Track)
-    lat: float                # degrees north
-    lon: float                # degrees east
-    pressure_hpa: float       # central pressure
-    wind_ms: float            # 2-minute maximum sustained wind near the centre
-    category: str | None = None   # TD, TS, STS, TY, STY, SuperTY, ... as the source says
+    time: datetime  # timezone-aware (converted to UTC on construction of a Track)
+    lat: float  # degrees north
+    lon: float  # degrees east
+    pressure_hpa: float  # central pressure
+    wind_ms: float  # 2-minute maximum sustained wind near the centre
+    category: str | None = None  # TD, TS, STS, TY, STY, SuperTY, ... as the source says
 
 
 @dataclass(frozen=True, slots=True)
 class TrackState:
     """The storm at each sampled time (arrays of equal length)."""
 
-    times: np.ndarray          # datetime64[s], UTC
+    times: np.ndarray  # datetime64[s], UTC
     lat: np.ndarray
     lon: np.ndarray
     pressure_hpa: np.ndarray
     wind_ms: np.ndarray
-    velocity_east_ms: np.ndarray    # translation velocity of the centre
+    velocity_east_ms: np.ndarray  # translation velocity of the centre
     velocity_north_ms: np.ndarray
 
 
 @dataclass(frozen=True)
 class Track:
-    name: str                  # "In-Fa (烟花) 2106"
-    storm_id: str              # "2106"
+    name: str  # "In-Fa (烟花) 2106"
+    storm_id: str  # "2106"
     fixes: tuple[Fix, ...]
-    source: str = ""           # where the fixes came from
+    source: str = ""  # where the fixes came from
 
     def __post_init__(self) -> None:
         if len(self.fixes) < 2:
@@ -67,8 +67,13 @@ class Track:
 
     def _columns(self) -> tuple[np.ndarray, ...]:
         t = np.array([f.time.timestamp() for f in self.fixes])
-        return (t, np.array([f.lat for f in self.fixes]), np.array([f.lon for f in self.fixes]),
-                np.array([f.pressure_hpa for f in self.fixes]), np.array([f.wind_ms for f in self.fixes]))
+        return (
+            t,
+            np.array([f.lat for f in self.fixes]),
+            np.array([f.lon for f in self.fixes]),
+            np.array([f.pressure_hpa for f in self.fixes]),
+            np.array([f.wind_ms for f in self.fixes]),
+        )
 
     def sample(self, times: np.ndarray) -> TrackState:
         """The storm at ``times`` (datetime64 or epoch seconds); held constant outside the track."""
@@ -83,17 +88,23 @@ class Track:
         dlon = np.radians(lon[seg + 1] - lon[seg]) * np.cos(np.radians((lat[seg + 1] + lat[seg]) / 2))
         return TrackState(
             times=epoch.astype("datetime64[s]"),
-            lat=lat_s, lon=lon_s,
+            lat=lat_s,
+            lon=lon_s,
             pressure_hpa=np.interp(epoch, t, pres),
             wind_ms=np.interp(epoch, t, wind),
-            velocity_east_ms=EARTH_RADIUS_M * dlon / dt,
-            velocity_north_ms=EARTH_RADIUS_M * dlat / dt,
+            velocity_east_ms=EARTH_RADIUS_KM * 1000.0 * dlon / dt,
+            velocity_north_ms=EARTH_RADIUS_KM * 1000.0 * dlat / dt,
         )
 
     def at(self, when: datetime) -> Fix:
         state = self.sample(np.array([when.timestamp()]))
-        return Fix(when.astimezone(UTC), float(state.lat[0]), float(state.lon[0]),
-                   float(state.pressure_hpa[0]), float(state.wind_ms[0]))
+        return Fix(
+            when.astimezone(UTC),
+            float(state.lat[0]),
+            float(state.lon[0]),
+            float(state.pressure_hpa[0]),
+            float(state.wind_ms[0]),
+        )
 
 
 def _utc(fix: Fix) -> Fix:
@@ -107,13 +118,3 @@ def _epoch_seconds(times: np.ndarray) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.datetime64):
         return arr.astype("datetime64[s]").astype(np.int64).astype(float)
     return arr.astype(float)
-
-
-def distance_km(lat1: np.ndarray | float, lon1: np.ndarray | float,
-                lat2: np.ndarray | float, lon2: np.ndarray | float) -> np.ndarray:
-    """Great-circle distance (haversine), broadcasting."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M / 1000 * np.arcsin(np.sqrt(a))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -47,7 +48,7 @@ def template_db(pg_cluster: LocalCluster) -> str:
     url = pg_cluster.create_database(TEMPLATE_DB)
     with psycopg.connect(url) as conn:
         migrate(conn, prefer="native")
-        loader.load_layers(conn)       # the whole sample county: towns, stations, villages, roster, …
+        loader.load_layers(conn)  # the whole sample county: towns, stations, villages, roster, …
     return url
 
 
@@ -99,9 +100,14 @@ def broker() -> Iterator[BrokerProcess]:
 def settings(tmp_path: Path) -> Settings:
     # A share group of its own: earlier tests' offline sessions would otherwise take their turn.
     unique = uuid.uuid4().hex[:8]
-    return Settings(data_dir=tmp_path / "var", ingest_metrics_port=0, ingest_flush_ms=20,
-                    mqtt_client_prefix=f"test-{unique}", mqtt_share_group=f"g{unique}",
-                    _env_file=None)
+    return Settings(
+        data_dir=tmp_path / "var",
+        ingest_metrics_port=0,
+        ingest_flush_ms=20,
+        mqtt_client_prefix=f"test-{unique}",
+        mqtt_share_group=f"g{unique}",
+        _env_file=None,
+    )
 
 
 class RunningWorker:
@@ -125,8 +131,14 @@ def start_worker(settings: Settings, database_url: str, broker: BrokerProcess) -
 
     def start(index: int = 0, shared: bool = True, **overrides: object) -> IngestWorker:
         worker_settings = settings.model_copy(update=overrides) if overrides else settings
-        worker = IngestWorker(worker_settings, index=index, database_url=database_url,
-                              mqtt_url=broker.url, shared=shared, protocol=worker_settings.ingest_mqtt_protocol)
+        worker = IngestWorker(
+            worker_settings,
+            index=index,
+            database_url=database_url,
+            mqtt_url=broker.url,
+            shared=shared,
+            protocol=worker_settings.ingest_mqtt_protocol,
+        )
         thread = threading.Thread(target=worker.run, daemon=True, name=f"ingest-{index}")
         thread.start()
         assert worker.wait_connected(15), "ingest worker did not connect to the broker"
@@ -142,6 +154,30 @@ def start_worker(settings: Settings, database_url: str, broker: BrokerProcess) -
 def serve_app() -> Callable[[object], AbstractContextManager[str]]:
     """``with serve_app(app) as base_url:`` — a real HTTP server for the app."""
     return serve_in_thread
+
+
+@pytest.fixture(scope="session")
+def serve_api() -> Callable[..., AbstractContextManager[httpx.Client]]:
+    """``with serve_api(settings, database_url, **setting_overrides) as client:`` an httpx client on the
+    API app (``build``: another app factory taking the same arguments), served by uvicorn on a free
+    loopback port and stopped on leaving."""
+
+    @contextmanager
+    def start(
+        settings: Settings,
+        database_url: str,
+        *,
+        build: Callable[[Settings, str], object] | None = None,
+        **overrides: object,
+    ) -> Iterator[httpx.Client]:
+        from floodctl.api.app import create_app
+
+        app_settings = settings.model_copy(update=overrides) if overrides else settings
+        app = (build or create_app)(app_settings, database_url)
+        with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+            yield client
+
+    return start
 
 
 class Spawned:
@@ -196,8 +232,9 @@ def wait_until() -> Callable[..., object]:
 TEST_PASSWORD = "correct horse battery"
 
 
-def _account_headers(http: object, database_url: str, name: str, *roles: str,
-                     town: str | None = None) -> dict[str, str]:
+def _account_headers(
+    http: object, database_url: str, name: str, *roles: str, town: str | None = None
+) -> dict[str, str]:
     from floodctl.auth import store
 
     with psycopg.connect(database_url) as conn:

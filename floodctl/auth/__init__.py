@@ -27,7 +27,7 @@ class Principal:
 
     name: str
     roles: frozenset[str]
-    town: str | None = None          # a town officer's town code
+    town: str | None = None  # a town officer's town code
     authenticated: bool = False
 
     def has_any(self, *roles: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,11 +20,14 @@ from floodctl.auth import ROLES
 from floodctl.core.errors import BadRequest
 from floodctl.core.settings import get_settings
 
+if TYPE_CHECKING:
+    import psycopg
+
 
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:   # no user name in the environment or the password database
+    except Exception:  # no user name in the environment or the password database
         return "cli"
 
 
@@ -37,7 +41,7 @@ def _read_password() -> str:
     return password
 
 
-def _connect():  # type: ignore[no-untyped-def]
+def _connect() -> psycopg.Connection:
     from floodctl.core import db as database
     from floodctl.core.embedded import database_url
 
@@ -65,10 +69,11 @@ def user_add(name: str, roles: tuple[str, ...], town: str | None, display_name: 
     from floodctl.auth import store
 
     password = _read_password()
-    store.check_password(password)      # before connecting: a short password needs no database
+    store.check_password(password)  # before connecting: a short password needs no database
     with _connect() as conn:
-        account = store.create_user(conn, name, password, roles=roles, town=town, display_name=display_name,
-                                    actor=_actor())
+        account = store.create_user(
+            conn, name, password, roles=roles, town=town, display_name=display_name, actor=_actor()
+        )
     shown = ", ".join(sorted(account.roles)) or "none (grant one with `floodctl user grant`)"
     _say(f"created user {account.name}; roles: {shown}")
 
@@ -162,7 +167,13 @@ def user_list() -> None:
         accounts = store.list_users(conn)
     table = Table("name", "display name", "roles", "town", "active", "created", title="floodctl users")
     for account in accounts:
-        cells = (account.name, account.display_name or "", ", ".join(sorted(account.roles)) or "(none)",
-                 account.town or "", "yes" if account.active else "no", f"{account.created_at:%Y-%m-%d %H:%M}")
+        cells = (
+            account.name,
+            account.display_name or "",
+            ", ".join(sorted(account.roles)) or "(none)",
+            account.town or "",
+            "yes" if account.active else "no",
+            f"{account.created_at:%Y-%m-%d %H:%M}",
+        )
         table.add_row(*(Text(cell) for cell in cells))
     console.print(table)

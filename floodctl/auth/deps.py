@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import psycopg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
@@ -45,7 +45,7 @@ def pooled(request: Request) -> Iterator[psycopg.Connection]:
     try:
         with pool.connection(timeout=POOL_WAIT_S) as conn:
             yield conn
-    except psycopg.OperationalError as exc:   # PoolTimeout is one too
+    except psycopg.OperationalError as exc:  # PoolTimeout is one too
         first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise ServiceUnavailable(f"database not available: {first_line}") from None
 
@@ -60,6 +60,7 @@ async def in_database(request: Request, work: Callable[[psycopg.Connection], T])
     """For ``async`` routes (those that read the body themselves): their database work on a worker thread,
     with a connection taken only then. The event loop never waits on the database (a lock wait there would
     stall every request of the process), and no connection is held while a slow client sends its body."""
+
     def call() -> T:
         with pooled(request) as conn:
             return work(conn)
@@ -68,6 +69,7 @@ async def in_database(request: Request, work: Callable[[psycopg.Connection], T])
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DrillQuery = Annotated[int, Query(ge=0, le=2**31 - 1, description="drill id; 0 = live operations")]
 # scope="function": the transaction ends (commit, or rollback and the 503 mapping above) before the
 # response is sent. FastAPI's default for yield dependencies is after it, where a failing commit can
 # no longer be reported and the client would already have its 200.
@@ -113,11 +115,12 @@ def _principal(request: Request, conn: psycopg.Connection, settings: Settings, *
     return principal_for_token(conn, settings, token.strip())
 
 
-def current_principal(request: Request, settings: SettingsDep,
-                      _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+def current_principal(
+    request: Request, settings: SettingsDep, _token: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
     """The account named by the bearer token, or the anonymous viewer when reads are open. Its connection
     is returned at once (an upload that follows holds none)."""
-    if request.headers.get("authorization") is None:      # no account to load
+    if request.headers.get("authorization") is None:  # no account to load
         if settings.allows_anonymous_read:
             return ANONYMOUS
         raise Unauthorized(f"authentication required; {LOGIN_HINT}")
@@ -155,8 +158,9 @@ def require(*roles: str) -> Any:
     return Depends(dependency)
 
 
-def page_viewer(request: Request, conn: ConnDep, settings: SettingsDep,
-                _token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+def page_viewer(
+    request: Request, conn: ConnDep, settings: SettingsDep, _token: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
     """Reads opened by a plain navigation from the web pages (the wall's map download link): the
     bearer token, else the session cookie set at login (``tokens.SESSION_COOKIE``), else the viewer
     rule. Only GET/HEAD routes use it, so the cookie never makes a change (no CSRF through it); the
@@ -175,7 +179,21 @@ InspectorDep = Annotated[Principal, require("inspector")]
 TownOfficerDep = Annotated[Principal, require("town_officer")]
 
 __all__ = [
-    "AdminDep", "AuthenticatedDep", "CommanderDep", "ConnDep", "DutyDep", "InspectorDep", "PageViewerDep", "Principal",
-    "PrincipalDep", "SettingsDep", "TownOfficerDep", "ViewerDep", "current_principal", "current_viewer",
-    "get_conn", "get_settings_dep", "require",
+    "AdminDep",
+    "AuthenticatedDep",
+    "CommanderDep",
+    "ConnDep",
+    "DutyDep",
+    "InspectorDep",
+    "PageViewerDep",
+    "Principal",
+    "PrincipalDep",
+    "SettingsDep",
+    "TownOfficerDep",
+    "ViewerDep",
+    "current_principal",
+    "current_viewer",
+    "get_conn",
+    "get_settings_dep",
+    "require",
 ]

@@ -51,19 +51,57 @@ class Grant(BaseModel):
     town: str | None = Field(None, description="set the account's town too (town_officer needs one)")
 
 
+class Token(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    roles: list[str]
+
+
+class Me(BaseModel):
+    name: str
+    display_name: str | None
+    roles: list[str]
+    town: str | None
+
+
+class AccountOut(BaseModel):
+    name: str
+    display_name: str | None
+    roles: list[str]
+    town: str | None
+    active: bool
+    created_at: str
+    granted: bool | None = None  # POST …/roles: whether the role was new
+    revoked: bool | None = None  # DELETE …/roles/{role}: whether it was held
+    cleared: list[str] | None = None  # POST …/unlock: the throttle keys cleared
+
+
+class Users(BaseModel):
+    users: list[AccountOut]
+
+
 def _account_json(account: Account) -> dict[str, object]:
-    return {"name": account.name, "display_name": account.display_name, "roles": sorted(account.roles),
-            "town": account.town, "active": account.active, "created_at": account.created_at.isoformat()}
+    return {
+        "name": account.name,
+        "display_name": account.display_name,
+        "roles": sorted(account.roles),
+        "town": account.town,
+        "active": account.active,
+        "created_at": account.created_at.isoformat(),
+    }
 
 
 def _error(exc: TooManyRequests | Unauthorized) -> JSONResponse:
-    return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.http_status,
-                        headers={**exc.headers, **NO_STORE})
+    return JSONResponse(
+        {"error": exc.code, "message": exc.message}, status_code=exc.http_status, headers={**exc.headers, **NO_STORE}
+    )
 
 
-@router.post("/token", summary="Log in (OAuth2 password form): a bearer access token")
-def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep,
-          settings: SettingsDep) -> JSONResponse:
+@router.post("/token", response_model=Token, summary="Log in (OAuth2 password form): a bearer access token")
+def login(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep, settings: SettingsDep
+) -> JSONResponse:
     if "\x00" in form.username or "\x00" in form.password:
         raise BadRequest("the user name or password contains a NUL character")
     name = store.normalize_name(form.username)[:64]
@@ -73,28 +111,51 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     attempt = throttle.begin(conn, keys, throttle.Policy.of(settings))
     if attempt.wait_s:
         wait = attempt.wait_s
-        return _error(TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试 / too many failed logins; "
-                                      f"try again in {wait} s", retry_after_s=wait))
+        return _error(
+            TooManyRequests(
+                f"登录失败次数过多，请 {wait} 秒后再试 / too many failed logins; try again in {wait} s",
+                retry_after_s=wait,
+            )
+        )
     principal = store.authenticate(conn, form.username, form.password, client=client)
     if principal is None:
         throttle.failed(conn, attempt, name=name, client=client)
-        conn.commit()                   # keep the auth.login_failed and auth.locked audit rows
+        conn.commit()  # keep the auth.login_failed and auth.locked audit rows
         return _error(Unauthorized(LOGIN_FAILED))
     throttle.succeeded(conn, attempt, forget=tuple(key for key in keys if not key.startswith("ip:")))
     account = store.get_account(conn, principal.name)
-    assert account is not None          # authenticate just read it, in this transaction
+    assert account is not None  # authenticate just read it, in this transaction
     token = tokens.issue(settings, principal, account.token_version)
-    response = JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s,
-                             "roles": sorted(principal.roles)}, headers=NO_STORE)
+    response = JSONResponse(
+        {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": settings.token_ttl_s,
+            "roles": sorted(principal.roles),
+        },
+        headers=NO_STORE,
+    )
     # The web pages' session (the wall; reads only in the API): HttpOnly, so no script can take it.
-    response.set_cookie(tokens.SESSION_COOKIE, token, max_age=settings.token_ttl_s, path="/", httponly=True,
-                        samesite="strict", secure=_secure(settings))
+    response.set_cookie(
+        tokens.SESSION_COOKIE,
+        token,
+        max_age=settings.token_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(settings),
+    )
     # This client is now a known device of the account (kept, renewed, when it already was).
     device_id = device or secrets.token_urlsafe(12)
-    response.set_cookie(tokens.DEVICE_COOKIE, tokens.issue_device(settings, account.name, account.token_version,
-                                                                  device_id),
-                        max_age=tokens.DEVICE_TTL_S, path=DEVICE_COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=_secure(settings))
+    response.set_cookie(
+        tokens.DEVICE_COOKIE,
+        tokens.issue_device(settings, account.name, account.token_version, device_id),
+        max_age=tokens.DEVICE_TTL_S,
+        path=DEVICE_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(settings),
+    )
     return response
 
 
@@ -121,26 +182,48 @@ def logout() -> Response:
     return response
 
 
-@router.get("/me", summary="The logged-in account: name, roles, town")
+@router.get("/me", response_model=Me, summary="The logged-in account: name, roles, town")
 def me(principal: AuthenticatedDep, conn: ConnDep) -> JSONResponse:
     account = store.get_account(conn, principal.name)
-    return JSONResponse({"name": principal.name, "display_name": account.display_name if account else None,
-                         "roles": sorted(principal.roles), "town": principal.town})
+    return JSONResponse(
+        {
+            "name": principal.name,
+            "display_name": account.display_name if account else None,
+            "roles": sorted(principal.roles),
+            "town": principal.town,
+        }
+    )
 
 
-@router.get("/users", summary="Accounts (admin)")
+@router.get("/users", response_model=Users, summary="Accounts (admin)")
 def list_users(admin: AdminDep, conn: ConnDep) -> JSONResponse:
     return JSONResponse({"users": [_account_json(account) for account in store.list_users(conn)]})
 
 
-@router.post("/users", status_code=201, summary="Create an account (admin); it has no role unless given")
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Create an account (admin); it has no role unless given",
+)
 def create_user(body: NewUser, admin: AdminDep, conn: ConnDep) -> JSONResponse:
-    account = store.create_user(conn, body.name, body.password.get_secret_value(), roles=body.roles,
-                                town=body.town, display_name=body.display_name, actor=admin.name)
+    account = store.create_user(
+        conn,
+        body.name,
+        body.password.get_secret_value(),
+        roles=body.roles,
+        town=body.town,
+        display_name=body.display_name,
+        actor=admin.name,
+    )
     return JSONResponse(_account_json(account), status_code=201)
 
 
-@router.post("/users/{name}/roles", summary="Grant a role (admin); effective on the holder's next request")
+@router.post(
+    "/users/{name}/roles",
+    response_model=AccountOut,
+    summary="Grant a role (admin); effective on the holder's next request",
+)
 def grant_role(name: str, body: Grant, admin: AdminDep, conn: ConnDep) -> JSONResponse:
     granted = store.grant(conn, name, body.role, admin.name, town=body.town)
     account = store.get_account(conn, name)
@@ -148,7 +231,9 @@ def grant_role(name: str, body: Grant, admin: AdminDep, conn: ConnDep) -> JSONRe
     return JSONResponse({**_account_json(account), "granted": granted})
 
 
-@router.delete("/users/{name}/roles/{role}", summary="Revoke a role (admin); effective at once")
+@router.delete(
+    "/users/{name}/roles/{role}", response_model=AccountOut, summary="Revoke a role (admin); effective at once"
+)
 def revoke_role(name: str, role: str, admin: AdminDep, conn: ConnDep) -> JSONResponse:
     revoked = store.revoke(conn, name, role, admin.name)
     account = store.get_account(conn, name)
@@ -162,7 +247,11 @@ class Unlock(BaseModel):
     address: str | None = Field(None, max_length=64, description="also clear this client address's failures")
 
 
-@router.post("/users/{name}/unlock", summary="Unlock an account locked by failed logins (admin); audited")
+@router.post(
+    "/users/{name}/unlock",
+    response_model=AccountOut,
+    summary="Unlock an account locked by failed logins (admin); audited",
+)
 def unlock_user(name: str, admin: AdminDep, conn: ConnDep, body: Unlock | None = None) -> JSONResponse:
     account = store.get_account(conn, name)
     if account is None:

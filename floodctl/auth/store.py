@@ -21,7 +21,7 @@ from floodctl.core import audit
 from floodctl.core.errors import BadRequest, Conflict, NotFound
 
 MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024          # argon2 takes any length; this only bounds the work per attempt
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
 NAME_PATTERN = re.compile(r"^[a-z0-9_.-]{2,64}$")
 # Names the system itself uses as audit actors or principals: no account may take them.
 RESERVED_NAMES = frozenset({"anonymous", "cli", "system"})
@@ -31,7 +31,7 @@ _ACCOUNT_SQL = """
     FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 """
 
-_hasher = PasswordHash.recommended()   # argon2id with pwdlib's recommended parameters
+_hasher = PasswordHash.recommended()  # argon2id with pwdlib's recommended parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,16 @@ def _town_code(conn: psycopg.Connection, town: str) -> str:
 
 
 def _account(row: tuple) -> Account:  # type: ignore[type-arg]
-    return Account(id=row[0], name=row[1], display_name=row[2], town=row[3], active=row[4],
-                   token_version=row[5], created_at=row[6], roles=frozenset(row[7]))
+    return Account(
+        id=row[0],
+        name=row[1],
+        display_name=row[2],
+        town=row[3],
+        active=row[4],
+        token_version=row[5],
+        created_at=row[6],
+        roles=frozenset(row[7]),
+    )
 
 
 def _require_account(conn: psycopg.Connection, name: str) -> Account:
@@ -134,8 +142,15 @@ def list_users(conn: psycopg.Connection) -> list[Account]:
 # --- changes (each one audited) ---------------------------------------------------------------
 
 
-def create_user(conn: psycopg.Connection, name: str, password: str, roles: Iterable[str] = (),
-                town: str | None = None, display_name: str | None = None, actor: str = "cli") -> Account:
+def create_user(
+    conn: psycopg.Connection,
+    name: str,
+    password: str,
+    roles: Iterable[str] = (),
+    town: str | None = None,
+    display_name: str | None = None,
+    actor: str = "cli",
+) -> Account:
     """A new account, with no role unless ``roles`` grants some. Refuses (BadRequest) a bad name, a
     short password, an unknown role or town, and town_officer without a town; Conflict if taken."""
     login = _check_name(name)
@@ -152,10 +167,10 @@ def create_user(conn: psycopg.Connection, name: str, password: str, roles: Itera
     if row is None:
         raise Conflict(f"user {login!r} already exists")
     for role in wanted:
-        conn.execute("INSERT INTO user_roles (user_id, role, granted_by) VALUES (%s, %s, %s)",
-                     (row[0], role, actor))
-    audit.record(conn, actor, "user.create", subject(login),
-                 {"roles": wanted, "town": town_code, "display_name": display_name})
+        conn.execute("INSERT INTO user_roles (user_id, role, granted_by) VALUES (%s, %s, %s)", (row[0], role, actor))
+    audit.record(
+        conn, actor, "user.create", subject(login), {"roles": wanted, "town": town_code, "display_name": display_name}
+    )
     return _require_account(conn, login)
 
 
@@ -170,11 +185,14 @@ def grant(conn: psycopg.Connection, name: str, role: str, actor: str, *, town: s
         audit.record(conn, actor, "user.set_town", subject(account.name), {"town": town_code, "was": account.town})
     if role == "town_officer" and (town_code or account.town) is None:
         raise BadRequest(f"the town_officer role needs a town: user {account.name!r} has none (give one)")
-    added = conn.execute(
-        "INSERT INTO user_roles (user_id, role, granted_by) VALUES (%s, %s, %s)"
-        " ON CONFLICT (user_id, role) DO NOTHING RETURNING role",
-        (account.id, role, actor),
-    ).fetchone() is not None
+    added = (
+        conn.execute(
+            "INSERT INTO user_roles (user_id, role, granted_by) VALUES (%s, %s, %s)"
+            " ON CONFLICT (user_id, role) DO NOTHING RETURNING role",
+            (account.id, role, actor),
+        ).fetchone()
+        is not None
+    )
     if added:
         audit.record(conn, actor, "user.grant", subject(account.name), {"role": role})
     return added
@@ -185,8 +203,12 @@ def revoke(conn: psycopg.Connection, name: str, role: str, actor: str) -> bool:
     roles are read from the database on each one, never trusted from the token."""
     _check_role(role)
     account = _require_account(conn, name)
-    removed = conn.execute("DELETE FROM user_roles WHERE user_id = %s AND role = %s RETURNING role",
-                           (account.id, role)).fetchone() is not None
+    removed = (
+        conn.execute(
+            "DELETE FROM user_roles WHERE user_id = %s AND role = %s RETURNING role", (account.id, role)
+        ).fetchone()
+        is not None
+    )
     if removed:
         audit.record(conn, actor, "user.revoke", subject(account.name), {"role": role})
     return removed
@@ -205,8 +227,9 @@ def set_active(conn: psycopg.Connection, name: str, active: bool, actor: str) ->
 def revoke_tokens(conn: psycopg.Connection, name: str, actor: str) -> int:
     """Invalidate every token issued to the account so far; returns the new token version."""
     account = _require_account(conn, name)
-    version = conn.execute("UPDATE users SET token_version = token_version + 1 WHERE id = %s RETURNING token_version",
-                           (account.id,)).fetchone()[0]  # type: ignore[index]
+    version = conn.execute(
+        "UPDATE users SET token_version = token_version + 1 WHERE id = %s RETURNING token_version", (account.id,)
+    ).fetchone()[0]  # type: ignore[index]
     audit.record(conn, actor, "user.revoke_tokens", subject(account.name), {"token_version": version})
     return int(version)
 
@@ -214,8 +237,10 @@ def revoke_tokens(conn: psycopg.Connection, name: str, actor: str) -> int:
 def set_password(conn: psycopg.Connection, name: str, password: str, actor: str) -> None:
     """A new password; tokens issued before it stop working."""
     account = _require_account(conn, name)
-    conn.execute("UPDATE users SET password_hash = %s, token_version = token_version + 1 WHERE id = %s",
-                 (hash_password(password), account.id))
+    conn.execute(
+        "UPDATE users SET password_hash = %s, token_version = token_version + 1 WHERE id = %s",
+        (hash_password(password), account.id),
+    )
     audit.record(conn, actor, "user.set_password", subject(account.name))
 
 
@@ -240,8 +265,9 @@ def authenticate(conn: psycopg.Connection, name: str, password: str, *, client: 
         if valid and new_hash is not None:
             conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row[0]))
     if reason:
-        audit.record(conn, login[:64] or "?", "auth.login_failed", subject(login[:64]),
-                     {"client": client, "reason": reason})
+        audit.record(
+            conn, login[:64] or "?", "auth.login_failed", subject(login[:64]), {"client": client, "reason": reason}
+        )
         return None
     audit.record(conn, login, "auth.login", subject(login), {"client": client})
     return get_principal(conn, login)

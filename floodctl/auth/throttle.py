@@ -27,7 +27,7 @@ from floodctl.core import audit
 from floodctl.core.settings import Settings
 
 MAX_DOUBLINGS = 30
-CLEANUP_CHANCE = 1 / 64        # of a counted failure: forget keys quiet for window + back-off cap
+CLEANUP_CHANCE = 1 / 64  # of a counted failure: forget keys quiet for window + back-off cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,25 +38,28 @@ class Policy:
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
-        return cls(settings.login_max_failures, settings.login_window_s,
-                   max(settings.login_backoff_max_s, settings.login_window_s))
+        return cls(
+            settings.login_max_failures,
+            settings.login_window_s,
+            max(settings.login_backoff_max_s, settings.login_window_s),
+        )
 
     def lock_s(self, failures: int) -> int:
         """How long a key with ``failures`` counted failures stays locked (0: not locked)."""
         if failures < self.max_failures:
             return 0
         doublings = min(failures - self.max_failures, MAX_DOUBLINGS)
-        return min(self.window_s * 2**doublings, self.backoff_max_s)
+        return int(min(self.window_s * 2**doublings, self.backoff_max_s))
 
 
 @dataclass(slots=True)
 class Attempt:
     keys: tuple[str, ...]
     now: datetime
-    wait_s: int = 0                                                   # > 0: refused, retry after this
+    wait_s: int = 0  # > 0: refused, retry after this
     previous: dict[str, tuple[int, datetime | None, datetime | None]] = field(default_factory=dict)
-    counted: dict[str, int] = field(default_factory=dict)             # key -> failures with this attempt
-    locking: dict[str, int] = field(default_factory=dict)             # key -> seconds it locks if it fails
+    counted: dict[str, int] = field(default_factory=dict)  # key -> failures with this attempt
+    locking: dict[str, int] = field(default_factory=dict)  # key -> seconds it locks if it fails
 
 
 def begin(conn: psycopg.Connection, keys: tuple[str, ...], policy: Policy, *, now: datetime | None = None) -> Attempt:
@@ -65,11 +68,18 @@ def begin(conn: psycopg.Connection, keys: tuple[str, ...], policy: Policy, *, no
     at = now or datetime.now(UTC)
     ordered = tuple(sorted(set(keys)))
     attempt = Attempt(ordered, at)
-    conn.execute("INSERT INTO login_throttle (key) SELECT unnest(%s::text[]) ORDER BY 1 ON CONFLICT (key) DO NOTHING",
-                 (list(ordered),))
-    rows = {row[0]: (row[1], row[2], row[3]) for row in conn.execute(
-        "SELECT key, failures, last_failure_at, locked_until FROM login_throttle WHERE key = ANY(%s) "
-        "ORDER BY key FOR UPDATE", (list(ordered),))}
+    conn.execute(
+        "INSERT INTO login_throttle (key) SELECT unnest(%s::text[]) ORDER BY 1 ON CONFLICT (key) DO NOTHING",
+        (list(ordered),),
+    )
+    rows = {
+        row[0]: (row[1], row[2], row[3])
+        for row in conn.execute(
+            "SELECT key, failures, last_failure_at, locked_until FROM login_throttle WHERE key = ANY(%s) "
+            "ORDER BY key FOR UPDATE",
+            (list(ordered),),
+        )
+    }
     wait = max(((locked - at).total_seconds() for _, _, locked in rows.values() if locked and locked > at), default=0)
     if wait > 0:
         conn.commit()
@@ -80,15 +90,17 @@ def begin(conn: psycopg.Connection, keys: tuple[str, ...], policy: Policy, *, no
         attempt.previous[key] = (failures, last, locked)
         quiet_since = max((t for t in (last, locked) if t is not None), default=None)
         if quiet_since is not None and (at - quiet_since).total_seconds() > policy.window_s:
-            failures = 0                                  # a quiet window forgives
+            failures = 0  # a quiet window forgives
         failures += 1
         lock_s = policy.lock_s(failures)
         if lock_s:
             attempt.locking[key] = lock_s
             locked = at + timedelta(seconds=lock_s)
         attempt.counted[key] = failures
-        conn.execute("UPDATE login_throttle SET failures = %s, last_failure_at = %s, locked_until = %s WHERE key = %s",
-                     (failures, at, locked, key))
+        conn.execute(
+            "UPDATE login_throttle SET failures = %s, last_failure_at = %s, locked_until = %s WHERE key = %s",
+            (failures, at, locked, key),
+        )
     conn.commit()
     return attempt
 
@@ -97,10 +109,20 @@ def failed(conn: psycopg.Connection, attempt: Attempt, *, name: str, client: str
     """The attempt failed: its count stands; audit every lock it caused (in the caller's transaction)."""
     for key, lock_s in attempt.locking.items():
         kind, _, value = key.partition(":")
-        subject = f"address:{value}" if kind == "ip" else f"user:{name}"   # device:<name>:<id> is the account's
-        audit.record(conn, "system", "auth.locked", subject,
-                     {"key": kind, "client": client, "failures": attempt.counted[key], "locked_s": lock_s,
-                      "until": (attempt.now + timedelta(seconds=lock_s)).isoformat()})
+        subject = f"address:{value}" if kind == "ip" else f"user:{name}"  # device:<name>:<id> is the account's
+        audit.record(
+            conn,
+            "system",
+            "auth.locked",
+            subject,
+            {
+                "key": kind,
+                "client": client,
+                "failures": attempt.counted[key],
+                "locked_s": lock_s,
+                "until": (attempt.now + timedelta(seconds=lock_s)).isoformat(),
+            },
+        )
     if random.random() < CLEANUP_CHANCE:
         _forget_quiet(conn, attempt.now)
 
@@ -115,15 +137,18 @@ def succeeded(conn: psycopg.Connection, attempt: Attempt, *, forget: tuple[str, 
             continue
         failures, last, locked = attempt.previous[key]
         ours = (key, attempt.counted[key], attempt.now)
-        if failures == 0 and last is None and locked is None:     # the key is new: leave no row behind
-            restored = conn.execute("DELETE FROM login_throttle WHERE key = %s AND failures = %s "
-                                    "AND last_failure_at = %s RETURNING key", ours).fetchone()
+        if failures == 0 and last is None and locked is None:  # the key is new: leave no row behind
+            restored = conn.execute(
+                "DELETE FROM login_throttle WHERE key = %s AND failures = %s AND last_failure_at = %s RETURNING key",
+                ours,
+            ).fetchone()
         else:
             restored = conn.execute(
                 "UPDATE login_throttle SET failures = %s, last_failure_at = %s, locked_until = %s "
                 "WHERE key = %s AND failures = %s AND last_failure_at = %s RETURNING key",
-                (failures, last, locked, *ours)).fetchone()
-        if restored is None:             # another attempt counted since: take back only this one
+                (failures, last, locked, *ours),
+            ).fetchone()
+        if restored is None:  # another attempt counted since: take back only this one
             conn.execute("UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = %s", (key,))
 
 
@@ -137,9 +162,13 @@ def unlock(conn: psycopg.Connection, name: str, actor: str, *, address: str | No
     login = name.strip().lower()
     keys = [f"user:{login}"] + ([f"ip:{address.strip()}"] if address else [])
     prefix = f"device:{login}:"
-    cleared = sorted(row[0] for row in conn.execute(
-        "DELETE FROM login_throttle WHERE key = ANY(%s) OR left(key, %s) = %s RETURNING key",
-        (keys, len(prefix), prefix)))
+    cleared = sorted(
+        row[0]
+        for row in conn.execute(
+            "DELETE FROM login_throttle WHERE key = ANY(%s) OR left(key, %s) = %s RETURNING key",
+            (keys, len(prefix), prefix),
+        )
+    )
     audit.record(conn, actor, "auth.unlock", f"user:{login}", {"address": address, "cleared": cleared})
     return cleared
 
@@ -147,8 +176,9 @@ def unlock(conn: psycopg.Connection, name: str, actor: str, *, address: str | No
 def state(conn: psycopg.Connection, name: str, *, now: datetime | None = None) -> dict[str, object]:
     """The account's throttle as the admin sees it: failures and seconds left locked (0 when not)."""
     at = now or datetime.now(UTC)
-    row = conn.execute("SELECT failures, locked_until FROM login_throttle WHERE key = %s",
-                       (f"user:{name.strip().lower()}",)).fetchone()
+    row = conn.execute(
+        "SELECT failures, locked_until FROM login_throttle WHERE key = %s", (f"user:{name.strip().lower()}",)
+    ).fetchone()
     if row is None:
         return {"failures": 0, "locked_s": 0}
     left = (row[1] - at).total_seconds() if row[1] is not None else 0
@@ -156,5 +186,8 @@ def state(conn: psycopg.Connection, name: str, *, now: datetime | None = None) -
 
 
 def _forget_quiet(conn: psycopg.Connection, now: datetime) -> None:
-    conn.execute("DELETE FROM login_throttle WHERE (last_failure_at IS NULL OR last_failure_at < %s - interval "
-                 "'7 days') AND (locked_until IS NULL OR locked_until < %s)", (now, now))
+    conn.execute(
+        "DELETE FROM login_throttle WHERE (last_failure_at IS NULL OR last_failure_at < %s - interval "
+        "'7 days') AND (locked_until IS NULL OR locked_until < %s)",
+        (now, now),
+    )

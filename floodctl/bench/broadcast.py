@@ -56,13 +56,13 @@ from floodctl.core.settings import Settings
 
 SID = "AC" + "b" * 32
 TOKEN = "bench-stub-token"
-TOWNS_PER_ORDER = 500            # what POST /orders accepts (OrderBody.towns max_length)
-DEADLINE_S = 3600                # 叫应 deadline and resend: beyond the run, so no timer adds messages
+TOWNS_PER_ORDER = 500  # what POST /orders accepts (OrderBody.towns max_length)
+DEADLINE_S = 3600  # 叫应 deadline and resend: beyond the run, so no timer adds messages
 POLL_S = 0.25
 READY_TIMEOUT_S = 30.0
 # Our public_url in the bench: not loopback, so the stub does not call it (it never calls anything but
 # loopback). Status callbacks are the API's load, not the dispatcher's; on two cores they would compete.
-NO_CALLBACKS = "http://192.0.2.1"   # TEST-NET-1: never routed
+NO_CALLBACKS = "http://192.0.2.1"  # TEST-NET-1: never routed
 
 PROGRESS_SQL = """
 SELECT count(*) FILTER (WHERE state = 'sent'), count(*) FILTER (WHERE state = 'failed'),
@@ -102,18 +102,29 @@ def _cpu_s(pid: int) -> float:
 def _county(dsn: str, towns: int) -> list[str]:
     """Register the synthetic county: ``towns`` towns, each with a roster of three people of its own."""
     codes = [f"9{i:08d}" for i in range(towns)]
-    roster = {"type": "roster", "name": "bench roster", "fictional": True, "towns": [
-        {"town": code, "town_name": f"演练镇{i:05d}",
-         "primary": {"name": f"主{i:05d}", "title": "镇长", "phone": f"139{i:08d}"},
-         "deputy": {"name": f"副{i:05d}", "title": "副镇长", "phone": f"137{i:08d}"},
-         "superior": {"name": f"县{i:05d}", "title": "联系县领导", "phone": f"136{i:08d}"}}
-        for i, code in enumerate(codes)]}
+    roster = {
+        "type": "roster",
+        "name": "bench roster",
+        "fictional": True,
+        "towns": [
+            {
+                "town": code,
+                "town_name": f"演练镇{i:05d}",
+                "primary": {"name": f"主{i:05d}", "title": "镇长", "phone": f"139{i:08d}"},
+                "deputy": {"name": f"副{i:05d}", "title": "副镇长", "phone": f"137{i:08d}"},
+                "superior": {"name": f"县{i:05d}", "title": "联系县领导", "phone": f"136{i:08d}"},
+            }
+            for i, code in enumerate(codes)
+        ],
+    }
     with psycopg.connect(dsn) as conn:
         with conn.cursor().copy("COPY towns (code, name) FROM STDIN") as copy:
             for i, code in enumerate(codes):
                 copy.write_row((code, f"演练镇{i:05d}"))
-        conn.execute("INSERT INTO layers (name, title, geojson, feature_count) VALUES ('roster', %s, %s, %s)",
-                     ("bench roster", Jsonb(roster), towns))
+        conn.execute(
+            "INSERT INTO layers (name, title, geojson, feature_count) VALUES ('roster', %s, %s, %s)",
+            ("bench roster", Jsonb(roster), towns),
+        )
     return codes
 
 
@@ -122,13 +133,22 @@ def _draft(dsn: str, settings: Settings, codes: list[str]) -> tuple[int, list[in
     from alerts import orders
 
     with psycopg.connect(dsn) as conn:
-        drill_id = int(conn.execute("INSERT INTO drills (name, scenario) VALUES ('bench broadcast', NULL) "
-                                    "RETURNING id").fetchone()[0])  # type: ignore[index]
+        row = conn.execute(
+            "INSERT INTO drills (name, scenario) VALUES ('bench broadcast', NULL) RETURNING id"
+        ).fetchone()
+        assert row is not None
+        drill_id = int(row[0])
         ids = []
         for start in range(0, len(codes), TOWNS_PER_ORDER):
-            request = orders.OrderRequest(hazard="typhoon", level="red", towns=codes[start:start + TOWNS_PER_ORDER],
-                                          drill_id=drill_id, channels=["sms"], ack_deadline_s=DEADLINE_S,
-                                          resend_after_s=DEADLINE_S)
+            request = orders.OrderRequest(
+                hazard="typhoon",
+                level="red",
+                towns=codes[start : start + TOWNS_PER_ORDER],
+                drill_id=drill_id,
+                channels=["sms"],
+                ack_deadline_s=DEADLINE_S,
+                resend_after_s=DEADLINE_S,
+            )
             order_id = orders.draft(conn, request, actor="bench-duty", settings=settings)
             assert order_id is not None
             ids.append(order_id)
@@ -171,7 +191,7 @@ def run_bench_broadcast(*, recipients: int, rate: float, as_json: bool, console:
 
     figures: dict[str, Any] = {"recipients": recipients, "limit_msg_s": rate}
     directory = Path(tempfile.mkdtemp(prefix="floodctl-bench-"))
-    directory.chmod(0o755)   # the server runs as an unprivileged account when we are root
+    directory.chmod(0o755)  # the server runs as an unprivileged account when we are root
     port = free_port()
     stub = mp.get_context("spawn").Process(target=_serve_stub, args=(port, rate), daemon=True, name="sms-stub")
     cluster = LocalCluster(directory / "pg", durable=True, preload_timescaledb=False)
@@ -186,19 +206,18 @@ def run_bench_broadcast(*, recipients: int, rate: float, as_json: bool, console:
             if not wait_for_port("127.0.0.1", port, READY_TIMEOUT_S):
                 raise ServiceUnavailable("the SMS gateway stub did not start")
             base = f"http://127.0.0.1:{port}"
-            values: dict[str, Any] = dict(
-                data_dir=directory / "var", sms_base_url=base, sms_account_sid=SID, sms_auth_token=SecretStr(TOKEN),
-                drill_sms_base_url=base, drill_sms_account_sid=SID, drill_sms_auth_token=SecretStr(TOKEN),
-                sms_rate_per_s=rate, public_url=NO_CALLBACKS)
+            values = _settings_values(directory, base, rate)
             settings = Settings(_env_file=None, **values)
             codes = _county(dsn, recipients)
             _, ids = _draft(dsn, settings, codes)
         figures["threads"] = settings.dispatch_threads
         figures["orders"] = len(ids)
         figures["towns"] = len(codes)
-        console.print(f"bench broadcast: {recipients:,} drill SMS (draft → approve → outbox: {len(ids)} orders of "
-                      f"≤ {TOWNS_PER_ORDER} towns, one primary per town), gateway stub limited to {rate:g} msg/s, "
-                      f"{settings.dispatch_threads} dispatcher threads, PostgreSQL {cluster.bin_dir.parent.name}")
+        console.print(
+            f"bench broadcast: {recipients:,} drill SMS (draft → approve → outbox: {len(ids)} orders of "
+            f"≤ {TOWNS_PER_ORDER} towns, one primary per town), gateway stub limited to {rate:g} msg/s, "
+            f"{settings.dispatch_threads} dispatcher threads, PostgreSQL {cluster.bin_dir.parent.name}"
+        )
         dispatcher = Dispatcher(settings, dsn)
         stop = threading.Event()
         thread = threading.Thread(target=dispatcher.run, args=(stop,), name="dispatcher", daemon=True)
@@ -208,30 +227,17 @@ def run_bench_broadcast(*, recipients: int, rate: float, as_json: bool, console:
         deadline = time.monotonic() + recipients / rate * 3 + 120
         with psycopg.connect(dsn, autocommit=True) as conn:
             cpu0, stub_cpu0 = time.process_time(), _cpu_s(stub.pid or 0)
-            thread.start()                       # the dispatcher is up before the commander approves
+            thread.start()  # the dispatcher is up before the commander approves
             approver.start()
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[rate]}"), console=console) as progress:
-                task = progress.add_task("sent", total=recipients, rate="")
-                t0 = time.monotonic()
-                while True:
-                    sent, failed, open_ = conn.execute(PROGRESS_SQL, (ids,)).fetchone()  # type: ignore[misc]
-                    progress.update(task, completed=sent + failed,
-                                    rate=f"{sent / max(time.monotonic() - t0, 1e-9):,.1f} msg/s")
-                    if not open_ and not approver.is_alive():
-                        break
-                    if approver.exitcode:
-                        raise ServiceUnavailable(f"approving the orders failed (exit code {approver.exitcode})")
-                    if time.monotonic() > deadline:
-                        raise ServiceUnavailable(f"the broadcast did not finish in time ({sent} of {recipients} sent)")
-                    time.sleep(POLL_S)
+            sent, failed = _watch(conn, ids, recipients, approver, deadline, console)
             cpu, stub_cpu = time.process_time() - cpu0, _cpu_s(stub.pid or 0) - stub_cpu0
             figures["approve_s"] = round(took.get(timeout=60), 2)
             stop.set()
             thread.join(60)
             # From the first approval's transaction (its rows' created_at) to the last SMS sent.
             approved, deliveries, links, called, started_at, last_sent = conn.execute(  # type: ignore[misc]
-                RECORD_SQL, {"ids": ids}).fetchone()
+                RECORD_SQL, {"ids": ids}
+            ).fetchone()
         counts = _stub_counts(base)
     finally:
         if approver is not None and approver.is_alive():
@@ -241,16 +247,90 @@ def run_bench_broadcast(*, recipients: int, rate: float, as_json: bool, console:
         cluster.stop("immediate")
         shutil.rmtree(directory, ignore_errors=True)
 
+    _tally(
+        figures,
+        rate=rate,
+        recipients=recipients,
+        sent=sent,
+        failed=failed,
+        stats=dispatcher.stats,
+        record=(approved, deliveries, links, called, started_at, last_sent),
+        counts=counts,
+        cpu=(cpu, stub_cpu),
+    )
+    _report(figures, console)
+    if as_json:
+        print(json.dumps(figures))
+    return figures
+
+
+def _settings_values(directory: Path, gateway: str, rate: float) -> dict[str, Any]:
+    """The settings of the bench's dispatcher and approver: both gateways are the rate-limited stub."""
+    return dict(
+        data_dir=directory / "var",
+        sms_base_url=gateway,
+        sms_account_sid=SID,
+        sms_auth_token=SecretStr(TOKEN),
+        drill_sms_base_url=gateway,
+        drill_sms_account_sid=SID,
+        drill_sms_auth_token=SecretStr(TOKEN),
+        sms_rate_per_s=rate,
+        public_url=NO_CALLBACKS,
+    )
+
+
+def _watch(
+    conn: psycopg.Connection, ids: list[int], recipients: int, approver: Any, deadline: float, console: Console
+) -> tuple[int, int]:
+    """Progress until every delivery is sent or failed and the approver is done: (sent, failed)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=console,
+    ) as progress:
+        task = progress.add_task("sent", total=recipients, rate="")
+        t0 = time.monotonic()
+        while True:
+            sent, failed, open_ = conn.execute(PROGRESS_SQL, (ids,)).fetchone()  # type: ignore[misc]
+            progress.update(task, completed=sent + failed, rate=f"{sent / max(time.monotonic() - t0, 1e-9):,.1f} msg/s")
+            if not open_ and not approver.is_alive():
+                break
+            if approver.exitcode:
+                raise ServiceUnavailable(f"approving the orders failed (exit code {approver.exitcode})")
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"the broadcast did not finish in time ({sent} of {recipients} sent)")
+            time.sleep(POLL_S)
+    return sent, failed
+
+
+def _tally(
+    figures: dict[str, Any],
+    *,
+    rate: float,
+    recipients: int,
+    sent: int,
+    failed: int,
+    stats: dict[str, int],
+    record: tuple[Any, ...],
+    counts: Counter[str],
+    cpu: tuple[float, float],
+) -> None:
+    """The figures of a finished broadcast: rate against the limit, the record, the gateway's own count."""
+    approved, deliveries, links, called, started_at, last_sent = record
+    cpu_s, stub_cpu = cpu
     elapsed = (last_sent - started_at).total_seconds() if last_sent else float("nan")
-    expected = {f"+86139{i:08d}" for i in range(recipients)}       # every town's primary, nobody else
+    expected = {f"+86139{i:08d}" for i in range(recipients)}  # every town's primary, nobody else
     figures["elapsed_s"] = round(elapsed, 2)
     figures["sent"] = sent
     figures["failed"] = failed
     figures["rate_msg_s"] = round(sent / elapsed, 2) if elapsed > 0 else 0.0
     figures["ratio"] = round(figures["rate_msg_s"] / rate, 3)
-    figures["rate_limited_429"] = dispatcher.stats["rate_limited"]
-    figures["retries"] = dispatcher.stats["retry"]
-    figures["in_doubt"] = dispatcher.stats["in_doubt"]
+    figures["rate_limited_429"] = stats["rate_limited"]
+    figures["retries"] = stats["retry"]
+    figures["in_doubt"] = stats["in_doubt"]
     figures["approved_orders"] = approved
     figures["deliveries"] = deliveries
     figures["ack_links"] = links
@@ -259,12 +339,8 @@ def run_bench_broadcast(*, recipients: int, rate: float, as_json: bool, console:
     figures["duplicates"] = sum(c - 1 for c in counts.values() if c > 1)
     figures["missing"] = len(expected - set(counts))
     figures["unexpected"] = len(set(counts) - expected)
-    figures["dispatcher_cpu_pct"] = round(100 * cpu / elapsed) if elapsed > 0 else None
+    figures["dispatcher_cpu_pct"] = round(100 * cpu_s / elapsed) if elapsed > 0 else None
     figures["stub_cpu_pct"] = round(100 * stub_cpu / elapsed) if elapsed > 0 else None
-    _report(figures, console)
-    if as_json:
-        print(json.dumps(figures))
-    return figures
 
 
 def _report(f: dict[str, Any], console: Console) -> None:
@@ -281,4 +357,5 @@ def _report(f: dict[str, Any], console: Console) -> None:
         f"  record      {f['approved_orders']} orders approved, {f['towns_called']:,} towns called, "
         f"{f['deliveries']:,} deliveries, {f['ack_links']:,} signed links\n"
         f"  check       duplicates {f['duplicates']}, numbers without a message {f['missing']}, "
-        f"unexpected numbers {f['unexpected']}, failed {f['failed']}")
+        f"unexpected numbers {f['unexpected']}, failed {f['failed']}"
+    )

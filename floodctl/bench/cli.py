@@ -30,8 +30,13 @@ def bench_ingest(messages: int, workers: int, stations: int, as_json: bool) -> N
 
 @bench.command("broadcast")
 @click.option("--recipients", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
-@click.option("--rate", type=click.FloatRange(min=0.1), default=100.0, show_default=True,
-              help="the SMS gateway stub's limit (msg/s); the dispatcher is set to the same")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=100.0,
+    show_default=True,
+    help="the SMS gateway stub's limit (msg/s); the dispatcher is set to the same",
+)
 @click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
 def bench_broadcast(recipients: int, rate: float, as_json: bool) -> None:
     """Draft, approve and dispatch drill orders to N recipients (N towns' primaries) through a rate-limited
@@ -43,8 +48,13 @@ def bench_broadcast(recipients: int, rate: float, as_json: bool) -> None:
 
 @bench.command("alert-latency")
 @click.option("--trials", type=click.IntRange(10, 10_000), default=200, show_default=True)
-@click.option("--load", type=click.IntRange(0, 50_000), default=2_000, show_default=True,
-              help="background ingest load, messages per second")
+@click.option(
+    "--load",
+    type=click.IntRange(0, 50_000),
+    default=2_000,
+    show_default=True,
+    help="background ingest load, messages per second",
+)
 @click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
 def bench_alert_latency(trials: int, load: int, as_json: bool) -> None:
     """Threshold-crossing reading published -> SMS request at the gateway stub, under ingest load."""
@@ -66,10 +76,16 @@ def bench_drill(stations: int, hours: int, as_json: bool) -> None:
 
 @bench.command("query")
 @click.option("--stations", type=click.IntRange(10, 100_000), default=5_000, show_default=True)
-@click.option("--rows", type=click.IntRange(1_000, 1_000_000_000), default=50_000_000, show_default=True,
-              help="observation rows in the table (one per station every 5 minutes back from now)")
-@click.option("--repeat", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="timed runs of each query")
+@click.option(
+    "--rows",
+    type=click.IntRange(1_000, 1_000_000_000),
+    default=50_000_000,
+    show_default=True,
+    help="observation rows in the table (one per station every 5 minutes back from now)",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1, 10_000), default=50, show_default=True, help="timed runs of each query"
+)
 @click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
 def bench_query(stations: int, rows: int, repeat: int, as_json: bool) -> None:
     """Latest state of all stations and a 7-day series of one, with ROWS observations in the table."""
@@ -80,8 +96,13 @@ def bench_query(stations: int, rows: int, repeat: int, as_json: bool) -> None:
 
 @bench.command("wall")
 @click.option("--stations", type=click.IntRange(10, 100_000), default=5_000, show_default=True)
-@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True,
-              help="timed page loads (after one warm-up load), each in a fresh browser context")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="timed page loads (after one warm-up load), each in a fresh browser context",
+)
 @click.option("--json", "as_json", is_flag=True, help="last line: one JSON object of the figures")
 def bench_wall(stations: int, runs: int, as_json: bool) -> None:
     """Wall dashboard load to interactive in headless Chromium, with STATIONS stations on the map."""

@@ -29,7 +29,7 @@ from simulators.publisher import Publisher
 
 TARGET_S = 120.0
 PUBLISHERS = 4
-_PLAN: drills.DrillPlan | None = None      # shared with forked publishers
+_PLAN: drills.DrillPlan | None = None  # shared with forked publishers
 
 
 def replicate_stations(count: int, seed: int = 0) -> dict[str, Any]:
@@ -43,8 +43,9 @@ def replicate_stations(count: int, seed: int = 0) -> dict[str, Any]:
         props = dict(base["properties"], code=f"X{i:07d}")
         if i >= len(sample):
             lon, lat = lon + rng.normal(0, 0.01), lat + rng.normal(0, 0.01)
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                         "properties": props})
+        features.append(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -69,14 +70,17 @@ def run_bench_drill(*, stations: int, hours: int, as_json: bool, console: Consol
             figures["generate_s"] = round(time.perf_counter() - t0, 2)
         figures["messages"] = len(_PLAN.messages)
         figures["readings"] = _PLAN.readings
-        console.print(f"bench drill: {stations:,} stations × {hours} h at 5 min: {len(_PLAN.messages):,} messages, "
-                      f"{_PLAN.readings:,} readings, generated in {figures['generate_s']} s")
+        console.print(
+            f"bench drill: {stations:,} stations × {hours} h at 5 min: {len(_PLAN.messages):,} messages, "
+            f"{_PLAN.readings:,} readings, generated in {figures['generate_s']} s"
+        )
         with console.status(f"publishing with {PUBLISHERS} processes…"):
             ctx = mp.get_context("fork")
             out = ctx.Queue()
             t0 = time.perf_counter()
-            procs = [ctx.Process(target=_publish_share, args=(broker.url, i, PUBLISHERS, out))
-                     for i in range(PUBLISHERS)]
+            procs = [
+                ctx.Process(target=_publish_share, args=(broker.url, i, PUBLISHERS, out)) for i in range(PUBLISHERS)
+            ]
             for proc in procs:
                 proc.start()
             published = sum(out.get() for _ in procs)
@@ -93,11 +97,13 @@ def run_bench_drill(*, stations: int, hours: int, as_json: bool, console: Consol
         _PLAN = None
         broker.stop()
         shutil.rmtree(directory, ignore_errors=True)
-    console.print(f"  generate {figures['generate_s']:>7} s  ({figures['generate_msgs_per_s']:,} msg/s)\n"
-                  f"  publish  {figures['publish_s']:>7} s  ({figures['publish_msgs_per_s']:,} msg/s, QoS 1, "
-                  f"{PUBLISHERS} processes)\n"
-                  f"  total    {figures['total_s']:>7} s  (target ≤ {TARGET_S:.0f} s: "
-                  f"{'met' if figures['within_target'] else 'missed'})")
+    console.print(
+        f"  generate {figures['generate_s']:>7} s  ({figures['generate_msgs_per_s']:,} msg/s)\n"
+        f"  publish  {figures['publish_s']:>7} s  ({figures['publish_msgs_per_s']:,} msg/s, QoS 1, "
+        f"{PUBLISHERS} processes)\n"
+        f"  total    {figures['total_s']:>7} s  (target ≤ {TARGET_S:.0f} s: "
+        f"{'met' if figures['within_target'] else 'missed'})"
+    )
     if as_json:
         print(json.dumps(figures))
     return figures

@@ -1,10 +1,10 @@
 """``floodctl bench wall``: the wall dashboard with N stations, from navigation to interactive in headless Chromium.
 
 Everything runs here, in one run: a throw-away PostgreSQL cluster holding the sample county's layers with its
-stations replaced by N replicas (``bench.query.seed_stations``: inside the county's bounds, so the fitted map
+stations replaced by N replicas (``bench.county.seed_stations``: inside the county's bounds, so the fitted map
 shows them all), each with a latest reading of its main metric and device health, 24 h of hourly rainfall on
 the rain gauges, and ~5 % of the stations under an active flood warning at every level; ``floodctl serve`` as a
-child process (``bench.query.serve_floodctl``); the system Chromium driven by Playwright, 1920×1080.
+child process (``bench.common.serve_floodctl``); the system Chromium driven by Playwright, 1920×1080.
 
 Each run (the first a warm-up, not counted) is a fresh browser context, so nothing is cached: navigate to
 ``/wall/`` and poll, on every animation frame inside the page, until the map is interactive —
@@ -40,15 +40,8 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from floodctl.bench.query import (
-    BenchStation,
-    raise_warnings,
-    seed_stations,
-    serve_floodctl,
-    summarize,
-    time_calls,
-    write_device_status,
-)
+from floodctl.bench.common import serve_floodctl, summarize, time_calls
+from floodctl.bench.county import BenchStation, raise_warnings, seed_stations, write_device_status
 from floodctl.core.db.migrate import migrate
 from floodctl.core.embedded.postgres import LocalCluster
 from floodctl.core.errors import ServiceUnavailable
@@ -59,7 +52,10 @@ TARGET_MS = 3_000.0
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1920, "height": 1080}
 LOCALE, TIMEZONE = "zh-CN", "Asia/Shanghai"
@@ -72,17 +68,18 @@ PROFILE_INTERVAL_US = 250
 TOP_SCRIPTS = 6
 TOP_FUNCTIONS = 8
 UPDATE_PATH = "_dash-update-component"
-LAYOUT_PATH = "_dash-layout"      # the page's first frame: the layout with the panels and layers in it
-STATIONS_PATH = "stations.geojson"   # the map's stations, fetched by URL
-# Which callback a _dash-update-component request is, by one output it names (dashboard/wall.py's callbacks).
+LAYOUT_PATH = "_dash-layout"  # the page's first frame: the layout with the panels and layers in it
+STATIONS_PATH = "stations.geojson"  # the map's stations, fetched by URL
+# Which callback a _dash-update-component request is, by one output it names (dashboard/wall/callbacks.py).
 CALLBACK_BY_OUTPUT = (
     ("wall-stations.url", "refresh"),
     ("wall-title.children", "render_labels"),
-    ("wall-drill.options", "drill_choices"), ("wall-selected.data", "select_station"),
-    ("wall-series-box.children", "show_series"), ("wall-at.data", "set_moment"),
+    ("wall-drill.options", "drill_choices"),
+    ("wall-selected.data", "select_station"),
+    ("wall-series-box.children", "show_series"),
+    ("wall-at.data", "set_moment"),
 )
-VALUE_RANGE = {"water_level": (1.0, 6.0), "tide_level": (1.0, 4.0), "rainfall": (0.0, 15.0),
-               "wind_speed": (2.0, 20.0)}
+VALUE_RANGE = {"water_level": (1.0, 6.0), "tide_level": (1.0, 4.0), "rainfall": (0.0, 15.0), "wind_speed": (2.0, 20.0)}
 
 # Long tasks of the main thread, recorded from the first script of the page on.
 INIT_SCRIPT = """
@@ -146,13 +143,15 @@ TIMELINE_JS = """
 
 # --- the county ---------------------------------------------------------------------------------------------
 
+
 def _value(metric: str, rng: np.random.Generator) -> float:
     low, high = VALUE_RANGE.get(metric, (0.0, 10.0))
     return round(float(rng.uniform(low, high)), 2)
 
 
-def write_readings(conn: psycopg.Connection, stations: list[BenchStation], now: datetime,
-                   rng: np.random.Generator) -> int:
+def write_readings(
+    conn: psycopg.Connection, stations: list[BenchStation], now: datetime, rng: np.random.Generator
+) -> int:
     """A latest reading of each station's main metric (observations and latest_values), and RAIN_HOURS of hourly
     rainfall on the rain gauges (their latest reading is the newest hour). Returns the observation rows."""
     names = {m.id: m.name for m in METRICS.values()}
@@ -167,8 +166,9 @@ def write_readings(conn: psycopg.Connection, stations: list[BenchStation], now: 
         latest.append(readings[0])
     with conn.transaction(), conn.cursor() as cur:
         for table, rows in (("observations", observations), ("latest_values", latest)):
-            with cur.copy(sql.SQL("COPY {} (station_id, metric_id, ts, value) FROM STDIN").format(
-                    sql.Identifier(table))) as copy:
+            with cur.copy(
+                sql.SQL("COPY {} (station_id, metric_id, ts, value) FROM STDIN").format(sql.Identifier(table))
+            ) as copy:
                 for row in rows:
                     copy.write_row(row)
     return len(observations)
@@ -191,6 +191,7 @@ def prepare_county(dsn: str, count: int) -> dict[str, Any]:
 
 
 # --- one page load ------------------------------------------------------------------------------------------
+
 
 def _request_body(post_data: str | None) -> dict[str, Any]:
     try:
@@ -222,12 +223,17 @@ def describe_call(response: Any, time_origin: float) -> dict[str, Any]:
         raw = len(response.body())
     except Exception:  # noqa: BLE001 - a body the browser already dropped: the size is unknown, not an error
         raw = 0
-    return {"callback": callback_name(request.post_data, request.url), "start_ms": round(start_ms, 1),
-            "triggered_by": _request_body(request.post_data).get("changedPropIds") or [],
-            "end_ms": round(start_ms + end, 1), "server_ms": round(timing["responseStart"] - timing["requestStart"], 1),
-            "round_trip_ms": round(end - timing["requestStart"], 1), "bytes": raw,
-            "encoded_bytes": request.sizes()["responseBodySize"],
-            "gzip": (response.headers.get("content-encoding") or "") == "gzip"}
+    return {
+        "callback": callback_name(request.post_data, request.url),
+        "start_ms": round(start_ms, 1),
+        "triggered_by": _request_body(request.post_data).get("changedPropIds") or [],
+        "end_ms": round(start_ms + end, 1),
+        "server_ms": round(timing["responseStart"] - timing["requestStart"], 1),
+        "round_trip_ms": round(end - timing["requestStart"], 1),
+        "bytes": raw,
+        "encoded_bytes": request.sizes()["responseBodySize"],
+        "gzip": (response.headers.get("content-encoding") or "") == "gzip",
+    }
 
 
 def _new_page(browser: Any) -> tuple[Any, Any, list[Any], list[str]]:
@@ -236,8 +242,10 @@ def _new_page(browser: Any) -> tuple[Any, Any, list[Any], list[str]]:
     page = context.new_page()
     calls: list[Any] = []
     problems: list[str] = []
-    page.on("response", lambda r: calls.append(r) if any(p in r.url for p in (UPDATE_PATH, LAYOUT_PATH, STATIONS_PATH))
-            else None)
+    page.on(
+        "response",
+        lambda r: calls.append(r) if any(p in r.url for p in (UPDATE_PATH, LAYOUT_PATH, STATIONS_PATH)) else None,
+    )
     page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     return context, page, calls, problems
@@ -247,14 +255,16 @@ def _wait_ready(page: Any, stations: int) -> float:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        return float(page.wait_for_function(READY_JS, arg=stations, polling="raf",
-                                            timeout=LOAD_TIMEOUT_MS).json_value())
+        return float(
+            page.wait_for_function(READY_JS, arg=stations, polling="raf", timeout=LOAD_TIMEOUT_MS).json_value()
+        )
     except PlaywrightTimeout:
         seen = page.evaluate(STATE_JS)
         raise ServiceUnavailable(
             f"the wall was not interactive within {LOAD_TIMEOUT_MS / 1000:.0f} s: {seen['shown']:,} of {stations:,} "
             f"stations on the map, {seen['warnings']} warning rows, {seen['pending']} callbacks pending "
-            f"({', '.join(seen['which'])})") from None
+            f"({', '.join(seen['which'])})"
+        ) from None
 
 
 def load_once(browser: Any, base: str, stations: int) -> dict[str, Any]:
@@ -264,21 +274,27 @@ def load_once(browser: Any, base: str, stations: int) -> dict[str, Any]:
         page.goto(base + "/wall/", wait_until="commit")
         ready_ms = _wait_ready(page, stations)
         timeline = page.evaluate(TIMELINE_JS)
-        exchanges = sorted((describe_call(r, timeline["time_origin"]) for r in list(calls)),
-                           key=lambda c: c["start_ms"])
+        exchanges = sorted(
+            (describe_call(r, timeline["time_origin"]) for r in list(calls)), key=lambda c: c["start_ms"]
+        )
     finally:
         context.close()
     during = [c for c in exchanges if c["start_ms"] <= ready_ms]
     with_stations = [c for c in during if c["callback"] == "stations"]
     tasks = [(s, d) for s, d in timeline.pop("long_tasks") if s <= ready_ms]
     timeline.pop("time_origin")
-    return {"ready_ms": round(ready_ms, 1), **timeline, "calls": during,
-            "first_call_ms": min((c["end_ms"] for c in during if c["callback"] not in ("layout", "stations")),
-                                 default=None),
-            "stations_response": with_stations[0] if with_stations else None,
-            "long_tasks_ms": round(sum(d for _, d in tasks), 1), "longest_task_ms": round(max((d for _, d in tasks),
-                                                                                            default=0.0), 1),
-            "problems": problems}
+    return {
+        "ready_ms": round(ready_ms, 1),
+        **timeline,
+        "calls": during,
+        "first_call_ms": min(
+            (c["end_ms"] for c in during if c["callback"] not in ("layout", "stations")), default=None
+        ),
+        "stations_response": with_stations[0] if with_stations else None,
+        "long_tasks_ms": round(sum(d for _, d in tasks), 1),
+        "longest_task_ms": round(max((d for _, d in tasks), default=0.0), 1),
+        "problems": problems,
+    }
 
 
 def _is_refresh(response: Any) -> bool:
@@ -303,12 +319,14 @@ def refresh_ticks(browser: Any, base: str, stations: int, ticks: int) -> dict[st
     finally:
         context.close()
     ticked = [c for c in after if c["start_ms"] > ready_ms]
-    return {"round_trip": summarize([c["round_trip_ms"] for c in refreshes]),
-            "server": summarize([c["server_ms"] for c in refreshes]),
-            "bytes": int(np.median([c["bytes"] for c in refreshes])),
-            "encoded_bytes": int(np.median([c["encoded_bytes"] for c in refreshes])),
-            "requests_per_tick": round(len(ticked) / ticks, 1),
-            "callbacks_per_tick": dict(Counter(c["callback"] for c in ticked))}
+    return {
+        "round_trip": summarize([c["round_trip_ms"] for c in refreshes]),
+        "server": summarize([c["server_ms"] for c in refreshes]),
+        "bytes": int(np.median([c["bytes"] for c in refreshes])),
+        "encoded_bytes": int(np.median([c["encoded_bytes"] for c in refreshes])),
+        "requests_per_tick": round(len(ticked) / ticks, 1),
+        "callbacks_per_tick": dict(Counter(c["callback"] for c in ticked)),
+    }
 
 
 def profile_load(browser: Any, base: str, stations: int) -> dict[str, Any]:
@@ -316,7 +334,7 @@ def profile_load(browser: Any, base: str, stations: int) -> dict[str, Any]:
     Chromium's own totals (script, layout, style recalculation)."""
     context, page, _, _ = _new_page(browser)
     try:
-        page.goto(base + "/healthz")     # same origin first: the profiler stays with the renderer process
+        page.goto(base + "/healthz")  # same origin first: the profiler stays with the renderer process
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
         cdp.send("Profiler.enable")
@@ -349,14 +367,19 @@ def profile_load(browser: Any, base: str, stations: int) -> dict[str, Any]:
     def top(items: dict[str, float], n: int) -> list[list[Any]]:
         return [[k, round(v)] for k, v in sorted(items.items(), key=lambda kv: -kv[1])[:n]]
 
-    return {"ready_ms": round(ready_ms, 1), "script_ms": round(metrics.get("ScriptDuration", 0) * 1000),
-            "layout_ms": round(metrics.get("LayoutDuration", 0) * 1000),
-            "style_ms": round(metrics.get("RecalcStyleDuration", 0) * 1000),
-            "task_ms": round(metrics.get("TaskDuration", 0) * 1000),
-            "by_script": top(by_script, TOP_SCRIPTS), "by_function": top(by_function, TOP_FUNCTIONS)}
+    return {
+        "ready_ms": round(ready_ms, 1),
+        "script_ms": round(metrics.get("ScriptDuration", 0) * 1000),
+        "layout_ms": round(metrics.get("LayoutDuration", 0) * 1000),
+        "style_ms": round(metrics.get("RecalcStyleDuration", 0) * 1000),
+        "task_ms": round(metrics.get("TaskDuration", 0) * 1000),
+        "by_script": top(by_script, TOP_SCRIPTS),
+        "by_function": top(by_function, TOP_FUNCTIONS),
+    }
 
 
 # --- the bench ----------------------------------------------------------------------------------------------
+
 
 def _median_run(loads: list[dict[str, Any]]) -> dict[str, Any]:
     ordered = sorted(loads, key=lambda r: r["ready_ms"])
@@ -385,10 +408,14 @@ def run_bench_wall(*, stations: int, runs: int, as_json: bool, console: Console)
         raise ServiceUnavailable(f"Chromium is not installed ({CHROMIUM}): make system-deps installs it")
     from dashboard.queries import stations_state
 
-    figures: dict[str, Any] = {"stations": stations, "runs": runs, "target_ms": TARGET_MS,
-                               "viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}"}
+    figures: dict[str, Any] = {
+        "stations": stations,
+        "runs": runs,
+        "target_ms": TARGET_MS,
+        "viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}",
+    }
     directory = Path(tempfile.mkdtemp(prefix="floodctl-bench-wall-"))
-    directory.chmod(0o755)   # the server runs as an unprivileged account when we are root
+    directory.chmod(0o755)  # the server runs as an unprivileged account when we are root
     try:
         with LocalCluster(directory / "pg", preload_timescaledb=False) as cluster:
             dsn = cluster.create_database("bench")
@@ -398,15 +425,25 @@ def run_bench_wall(*, stations: int, runs: int, as_json: bool, console: Console)
                 geojson_bytes = len(stations_state(conn))
                 figures["stations_sql"] = summarize(time_calls(lambda i: stations_state(conn), SQL_REPEAT))
             figures["stations_geojson_bytes"] = geojson_bytes
-            console.print(f"bench wall: {stations:,} stations ({figures['warnings']:,} under flood warnings), "
-                          f"{runs} timed loads + 1 warm-up, headless Chromium {figures['viewport']}, floodctl serve, "
-                          f"PostgreSQL {cluster.bin_dir.parent.name}", highlight=False, soft_wrap=True)
+            console.print(
+                f"bench wall: {stations:,} stations ({figures['warnings']:,} under flood warnings), "
+                f"{runs} timed loads + 1 warm-up, headless Chromium {figures['viewport']}, floodctl serve, "
+                f"PostgreSQL {cluster.bin_dir.parent.name}",
+                highlight=False,
+                soft_wrap=True,
+            )
             with serve_floodctl(dsn, directory) as base, sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
                 figures["chromium"] = browser.version
                 try:
-                    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                    with Progress(
+                        TextColumn("{task.description}"),
+                        BarColumn(),
+                        MofNCompleteColumn(),
+                        TimeElapsedColumn(),
+                        console=console,
+                        transient=True,
+                    ) as progress:
                         task = progress.add_task("page loads", total=runs + 1)
                         loads = []
                         for _ in range(runs + 1):
@@ -457,29 +494,49 @@ def _report(f: dict[str, Any], console: Console) -> None:
         f"    {run['first_call_ms'] or 0:>7,.0f}  first _dash-update-component response",
     ]
     if stations_call:
-        lines.append(f"    {stations_call['end_ms']:>7,.0f}  stations GeoJSON received "
-                     f"({stations_call['callback']}: server "
-                     f"{stations_call['server_ms']:,.0f} ms; {_kb(stations_call['bytes'])} raw, "
-                     f"{_kb(stations_call['encoded_bytes'])} {'gzipped' if stations_call['gzip'] else 'as sent'})")
-    lines.append(f"    {run['ready_ms']:>7,.0f}  interactive"
-                 + (f" ({run['ready_ms'] - stations_call['end_ms']:,.0f} ms after the stations arrived)"
-                    if stations_call else ""))
-    lines.append(f"    main thread: long tasks {run['long_tasks_ms']:,.0f} ms in all, "
-                 f"longest {run['longest_task_ms']:,.0f}")
-    lines.append(f"  callback requests during load: {f['callback_requests']}; median run, by callback: "
-                 + ", ".join(f"{name} ×{c['count']} {c['server_ms']:,.0f} ms {_kb(c['bytes'])}"
-                             for name, c in f["callbacks"].items()) + " (server time, max per callback)")
-    lines.append("    in order (ms from navigation start to answer): "
-                 + ", ".join(f"{c['callback']} {c['start_ms']:,.0f}→{c['end_ms']:,.0f}" for c in run["calls"]))
+        lines.append(
+            f"    {stations_call['end_ms']:>7,.0f}  stations GeoJSON received "
+            f"({stations_call['callback']}: server "
+            f"{stations_call['server_ms']:,.0f} ms; {_kb(stations_call['bytes'])} raw, "
+            f"{_kb(stations_call['encoded_bytes'])} {'gzipped' if stations_call['gzip'] else 'as sent'})"
+        )
+    lines.append(
+        f"    {run['ready_ms']:>7,.0f}  interactive"
+        + (
+            f" ({run['ready_ms'] - stations_call['end_ms']:,.0f} ms after the stations arrived)"
+            if stations_call
+            else ""
+        )
+    )
+    lines.append(
+        f"    main thread: long tasks {run['long_tasks_ms']:,.0f} ms in all, longest {run['longest_task_ms']:,.0f}"
+    )
+    lines.append(
+        f"  callback requests during load: {f['callback_requests']}; median run, by callback: "
+        + ", ".join(
+            f"{name} ×{c['count']} {c['server_ms']:,.0f} ms {_kb(c['bytes'])}" for name, c in f["callbacks"].items()
+        )
+        + " (server time, max per callback)"
+    )
+    lines.append(
+        "    in order (ms from navigation start to answer): "
+        + ", ".join(f"{c['callback']} {c['start_ms']:,.0f}→{c['end_ms']:,.0f}" for c in run["calls"])
+    )
     sql = f["stations_sql"]
-    lines.append(f"  stations SQL (stations_state): median {sql['median_ms']:.1f} ms, p90 {sql['p90_ms']:.1f} "
-                 f"({sql['n']} runs); its GeoJSON {_kb(f['stations_geojson_bytes'])}")
-    lines.append(f"  refresh tick after load: round trip median {refresh['round_trip']['median_ms']:,.0f} ms, "
-                 f"p90 {refresh['round_trip']['p90_ms']:,.0f} (server {refresh['server']['median_ms']:,.0f}); "
-                 f"{_kb(refresh['bytes'])} raw; {refresh['requests_per_tick']} requests per tick "
-                 f"({', '.join(f'{k} ×{v}' for k, v in refresh['callbacks_per_tick'].items())})")
-    lines.append(f"  profiled load ({profile['ready_ms']:,.0f} ms): script {profile['script_ms']:,} ms, layout "
-                 f"{profile['layout_ms']:,}, style {profile['style_ms']:,}, all tasks {profile['task_ms']:,}")
+    lines.append(
+        f"  stations SQL (stations_state): median {sql['median_ms']:.1f} ms, p90 {sql['p90_ms']:.1f} "
+        f"({sql['n']} runs); its GeoJSON {_kb(f['stations_geojson_bytes'])}"
+    )
+    lines.append(
+        f"  refresh tick after load: round trip median {refresh['round_trip']['median_ms']:,.0f} ms, "
+        f"p90 {refresh['round_trip']['p90_ms']:,.0f} (server {refresh['server']['median_ms']:,.0f}); "
+        f"{_kb(refresh['bytes'])} raw; {refresh['requests_per_tick']} requests per tick "
+        f"({', '.join(f'{k} ×{v}' for k, v in refresh['callbacks_per_tick'].items())})"
+    )
+    lines.append(
+        f"  profiled load ({profile['ready_ms']:,.0f} ms): script {profile['script_ms']:,} ms, layout "
+        f"{profile['layout_ms']:,}, style {profile['style_ms']:,}, all tasks {profile['task_ms']:,}"
+    )
     lines.append("    self time by script: " + ", ".join(f"{k} {v:,}" for k, v in profile["by_script"]))
     lines.append("    by function: " + ", ".join(f"{k} {v:,}" for k, v in profile["by_function"]))
     if f["problems"]:

@@ -30,8 +30,14 @@ def _masked(details: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def record(conn: psycopg.Connection, actor: str, action: str, subject: str | None = None,
-           details: Mapping[str, Any] | None = None, drill_id: int = 0) -> None:
+def record(
+    conn: psycopg.Connection,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    drill_id: int = 0,
+) -> None:
     """Insert one audit row in the caller's transaction (no commit here)."""
     conn.execute(
         "INSERT INTO audit_log (actor, action, subject, drill_id, details) VALUES (%s, %s, %s, %s, %s)",

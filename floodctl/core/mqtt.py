@@ -13,15 +13,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from floodctl.core.errors import ConfigError
 
-SESSION_EXPIRY_S = 14 * 24 * 3600   # matches the embedded broker's persistent_client_expiration
-READ_CHUNK = 256 * 1024             # one recv() serves many small PUBLISH packets
-PACKETS_PER_READ = 1_000            # paho reads one packet per select() by default
-_PUBACK = struct.Struct("!BBH")     # fixed header 0x40, remaining length 2, packet id (v3.1.1 and v5)
+SESSION_EXPIRY_S = 14 * 24 * 3600  # matches the embedded broker's persistent_client_expiration
+READ_CHUNK = 256 * 1024  # one recv() serves many small PUBLISH packets
+PACKETS_PER_READ = 1_000  # paho reads one packet per select() by default
+_PUBACK = struct.Struct("!BBH")  # fixed header 0x40, remaining length 2, packet id (v3.1.1 and v5)
 
 
 class _BufferedSocket:
@@ -40,10 +41,10 @@ class _BufferedSocket:
     def recv(self, bufsize: int) -> bytes:
         buf, pos = self._buf, self._pos
         if pos < len(buf):
-            chunk = buf[pos:pos + bufsize]
+            chunk = buf[pos : pos + bufsize]
             self._pos = pos + len(chunk)
             return chunk
-        data = self._sock.recv(max(bufsize, READ_CHUNK))
+        data: bytes = self._sock.recv(max(bufsize, READ_CHUNK))
         if len(data) <= bufsize:
             self._buf, self._pos = b"", 0
             return data
@@ -69,7 +70,7 @@ class FastClient(mqtt.Client):
     def _create_socket(self) -> Any:
         return _BufferedSocket(super()._create_socket())
 
-    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         # Read until the socket is drained (paho returns on EAGAIN), not one packet per select().
         return super().loop_read(max(max_packets, PACKETS_PER_READ))
 
@@ -103,21 +104,29 @@ class BrokerAddress:
         )
 
 
-def make_client(url: str, client_id: str, *, protocol: str = "5", persistent: bool = True,
-                receive_maximum: int | None = None, fast: bool = False) -> tuple[Any, Properties | None]:
+def make_client(
+    url: str,
+    client_id: str,
+    *,
+    protocol: str = "5",
+    persistent: bool = True,
+    receive_maximum: int | None = None,
+    fast: bool = False,
+) -> tuple[Any, Properties | None]:
     """A configured client and the CONNECT properties to pass to ``connect``."""
     address = BrokerAddress.parse(url)
     cls = FastClient if fast else mqtt.Client
     if protocol == "5":
-        client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        props = Properties(PacketTypes.CONNECT)
+        client = cls(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if persistent:
             props.SessionExpiryInterval = SESSION_EXPIRY_S
         if receive_maximum:
             props.ReceiveMaximum = receive_maximum
     else:
-        client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                     clean_session=not persistent)
+        client = cls(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=not persistent
+        )
         props = None
     if address.username:
         client.username_pw_set(address.username, address.password)
@@ -127,12 +136,18 @@ def make_client(url: str, client_id: str, *, protocol: str = "5", persistent: bo
     return client, props
 
 
-def connect_async(client: mqtt.Client, url: str, *, keepalive: int, protocol: str = "5",
-                  properties: Properties | None = None, persistent: bool = True) -> None:
+def connect_async(
+    client: mqtt.Client,
+    url: str,
+    *,
+    keepalive: int,
+    protocol: str = "5",
+    properties: Properties | None = None,
+    persistent: bool = True,
+) -> None:
     """Start connecting in the background; paho's loop retries until the broker answers."""
     address = BrokerAddress.parse(url)
     if protocol == "5":
-        client.connect_async(address.host, address.port, keepalive,
-                             clean_start=not persistent, properties=properties)
+        client.connect_async(address.host, address.port, keepalive, clean_start=not persistent, properties=properties)
     else:
         client.connect_async(address.host, address.port, keepalive)

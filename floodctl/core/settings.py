@@ -32,7 +32,7 @@ class Problem:
     """A setting production refuses (``fatal``) or cautions against, and what to set it to."""
 
     setting: str
-    problem: str          # reads after the setting's name: "FLOOD_X must be set in production"
+    problem: str  # reads after the setting's name: "FLOOD_X must be set in production"
     fix: str
     fatal: bool = True
 
@@ -46,9 +46,7 @@ def _dev_token(token: SecretStr) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="FLOOD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="FLOOD_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
     _public_url_derived: bool = PrivateAttr(False)
@@ -80,14 +78,14 @@ class Settings(BaseSettings):
     # MQTT 3.1.1 for ingest: paho's MQTT 5 property parsing costs ~25 % of a worker's CPU per message.
     # Flow control then comes from the broker's per-client in-flight limit (max_inflight_messages).
     ingest_mqtt_protocol: Literal["5", "3.1.1"] = "3.1.1"
-    ingest_metrics_port: int = Field(9108, ge=0, le=65535)   # worker i listens on port + i; 0 = off
-    late_after_s: int = Field(900, ge=0)            # older than this when it arrives -> flagged late
-    future_tolerance_s: int = Field(600, ge=0)      # newer than now + this -> refused
-    retention_days: int = Field(3650, ge=0)         # 0 keeps everything (native partitions path)
-    max_backfill_days: int = Field(31, ge=1)        # one message's readings spanning more -> refused
+    ingest_metrics_port: int = Field(9108, ge=0, le=65535)  # worker i listens on port + i; 0 = off
+    late_after_s: int = Field(900, ge=0)  # older than this when it arrives -> flagged late
+    future_tolerance_s: int = Field(600, ge=0)  # newer than now + this -> refused
+    retention_days: int = Field(3650, ge=0)  # 0 keeps everything (native partitions path)
+    max_backfill_days: int = Field(31, ge=1)  # one message's readings spanning more -> refused
 
     # Accounts and tokens (floodctl.auth).
-    token_ttl_s: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)   # bearer token lifetime
+    token_ttl_s: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)  # bearer token lifetime
     # Failed logins (floodctl.auth.throttle): this many per account, client address or known device lock that
     # key for FLOOD_LOGIN_WINDOW_S, doubling with each further failure up to FLOOD_LOGIN_BACKOFF_MAX_S; a quiet
     # FLOOD_LOGIN_WINDOW_S forgives. A browser that logged in before (device cookie) is not held by the others.
@@ -102,28 +100,28 @@ class Settings(BaseSettings):
     # How gateways and SMS recipients reach this API (links, CAP <web>, callbacks, webhook signatures).
     # Unset: derived from FLOOD_HTTP_HOST / FLOOD_HTTP_PORT (development only; production must set it).
     public_url: str = ""
-    county_code: str = Field("330225", pattern=r"^[0-9]{6}$")   # GB/T 2260 code of the county
+    county_code: str = Field("330225", pattern=r"^[0-9]{6}$")  # GB/T 2260 code of the county
     hq_name: str = "象山县防汛防台抗旱指挥部"
     # A tile server under the wall's county layers, e.g. a local one (http://127.0.0.1:8080/{z}/{x}/{y}.png) or
     # Tianditu with its key; none by default: the wall then needs nothing off the machine.
     map_tile_url: str | None = None
-    ack_deadline: int = Field(300, ge=5, le=86_400)       # 叫应: seconds a town has to acknowledge
-    ack_resend_after: int = Field(120, ge=1, le=86_400)   # … resend to the same person after this
-    ack_link_ttl_s: int = Field(86_400, ge=60)           # signed /a/{token} links expire after this
-    hq_phones: str = ""        # comma-separated HQ duty phones told of every 叫应 escalation and 未叫应
+    ack_deadline: int = Field(300, ge=5, le=86_400)  # 叫应: seconds a town has to acknowledge
+    ack_resend_after: int = Field(120, ge=1, le=86_400)  # … resend to the same person after this
+    ack_link_ttl_s: int = Field(86_400, ge=60)  # signed /a/{token} links expire after this
+    hq_phones: str = ""  # comma-separated HQ duty phones told of every 叫应 escalation and 未叫应
     # Drill SMS go only through this gateway (never FLOOD_SMS_BASE_URL). Unset: the built-in stub in
     # development; in production drill SMS are then not sent at all (marked failed, "no drill gateway").
     drill_sms_base_url: str | None = None
     drill_sms_account_sid: str | None = None
     drill_sms_auth_token: SecretStr | None = None
-    sms_rate_per_s: float = Field(100.0, gt=0)            # per dispatcher process and gateway
+    sms_rate_per_s: float = Field(100.0, gt=0)  # per dispatcher process and gateway
     sms_timeout_s: float = Field(10.0, gt=0)
     dispatch_threads: int = Field(16, ge=1, le=256)
     # A delivery that fails for a passing reason (5xx, 429, no gateway, no broker) is retried until its
     # 叫应 deadline (its order's ack_deadline_s), however many attempts that takes, then failed with the reason.
-    dispatch_backoff_s: float = Field(2.0, gt=0)          # first retry; doubles each time …
-    dispatch_backoff_max_s: float = Field(30.0, gt=0)     # … up to this
-    dispatch_lease_s: int = Field(30, ge=1, le=3600)      # a claimed delivery not finished by then is retried
+    dispatch_backoff_s: float = Field(2.0, gt=0)  # first retry; doubles each time …
+    dispatch_backoff_max_s: float = Field(30.0, gt=0)  # … up to this
+    dispatch_lease_s: int = Field(30, ge=1, le=3600)  # a claimed delivery not finished by then is retried
     # The active rule engine's lease (a row in engine_lease), renewed by each of its writes and its 叫应 tick
     # (every second): a standby takes over once it has gone unrenewed for this long (a frozen or dead engine).
     engine_lease_s: float = Field(15.0, ge=3, le=600)
@@ -162,30 +160,60 @@ class Settings(BaseSettings):
         once, and ``floodctl config check`` lists them (with its cautions)."""
         out: list[Problem] = []
         if "FLOOD_SECRET_KEY" in self.dev_constants_in_use():
-            out.append(Problem("FLOOD_SECRET_KEY", f"is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: "
-                               "anyone could sign a commander's token or an acknowledgement link",
-                               "openssl rand -hex 32"))
+            out.append(
+                Problem(
+                    "FLOOD_SECRET_KEY",
+                    f"is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: "
+                    "anyone could sign a commander's token or an acknowledgement link",
+                    "openssl rand -hex 32",
+                )
+            )
         if self.database_url is None:
-            out.append(Problem("FLOOD_DATABASE_URL", "must be set in production (unset: the embedded development "
-                               "database)", "postgresql://floodctl:PASSWORD@db-host:5432/floodctl"))
+            out.append(
+                Problem(
+                    "FLOOD_DATABASE_URL",
+                    "must be set in production (unset: the embedded development database)",
+                    "postgresql://floodctl:PASSWORD@db-host:5432/floodctl",
+                )
+            )
         if self.mqtt_url is None:
-            out.append(Problem("FLOOD_MQTT_URL", "must be set in production (unset: the embedded development broker)",
-                               "mqtts://floodctl-ingest:PASSWORD@broker-host:8883"))
+            out.append(
+                Problem(
+                    "FLOOD_MQTT_URL",
+                    "must be set in production (unset: the embedded development broker)",
+                    "mqtts://floodctl-ingest:PASSWORD@broker-host:8883",
+                )
+            )
         if not self.public_url.strip() or self._public_url_derived:
-            out.append(Problem("FLOOD_PUBLIC_URL", "must be set in production: SMS links, CAP <web> and the SMS "
-                               "provider's callbacks use it", "the HTTPS address of the reverse proxy, e.g. "
-                               "https://fx.county.gov.cn"))
+            out.append(
+                Problem(
+                    "FLOOD_PUBLIC_URL",
+                    "must be set in production: SMS links, CAP <web> and the SMS provider's callbacks use it",
+                    "the HTTPS address of the reverse proxy, e.g. https://fx.county.gov.cn",
+                )
+            )
         for prefix, url, token, what in (
-                ("FLOOD_SMS", self.sms_base_url, self.sms_auth_token, "the provider's"),
-                ("FLOOD_DRILL_SMS", self.drill_sms_base_url, self.drill_sms_auth_token, "the drill stub's")):
+            ("FLOOD_SMS", self.sms_base_url, self.sms_auth_token, "the provider's"),
+            ("FLOOD_DRILL_SMS", self.drill_sms_base_url, self.drill_sms_auth_token, "the drill stub's"),
+        ):
             if not (url or "").strip():
                 out.append(Problem(f"{prefix}_BASE_URL", "must be set in production", f"{what} API base URL"))
             if token is None or not token.get_secret_value().strip():
-                out.append(Problem(f"{prefix}_AUTH_TOKEN", "must be set in production (webhook signatures are "
-                                   "checked with it)", f"{what} own auth token"))
+                out.append(
+                    Problem(
+                        f"{prefix}_AUTH_TOKEN",
+                        "must be set in production (webhook signatures are checked with it)",
+                        f"{what} own auth token",
+                    )
+                )
             elif _dev_token(token):
-                out.append(Problem(f"{prefix}_AUTH_TOKEN", "is the development stub's token or a placeholder: "
-                                   "anyone could sign a webhook with it", f"{what} own auth token"))
+                out.append(
+                    Problem(
+                        f"{prefix}_AUTH_TOKEN",
+                        "is the development stub's token or a placeholder: anyone could sign a webhook with it",
+                        f"{what} own auth token",
+                    )
+                )
         return out
 
     def dev_constants_in_use(self) -> list[str]:
@@ -195,8 +223,10 @@ class Settings(BaseSettings):
         secret = self.secret_key.get_secret_value().strip()
         if secret.lower() in PLACEHOLDER_SECRETS or secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH:
             found.append("FLOOD_SECRET_KEY")
-        for name, token in (("FLOOD_SMS_AUTH_TOKEN", self.sms_auth_token),
-                            ("FLOOD_DRILL_SMS_AUTH_TOKEN", self.drill_sms_auth_token)):
+        for name, token in (
+            ("FLOOD_SMS_AUTH_TOKEN", self.sms_auth_token),
+            ("FLOOD_DRILL_SMS_AUTH_TOKEN", self.drill_sms_auth_token),
+        ):
             if token is None or not token.get_secret_value().strip() or _dev_token(token):
                 found.append(name)
         return found
@@ -211,7 +241,8 @@ class Settings(BaseSettings):
         if found:
             raise ConfigError(
                 f"refusing to listen on {self.http_host or '*'} (beyond loopback) with development defaults: "
-                f"set {', '.join(found)} to real secrets, or FLOOD_HTTP_HOST=127.0.0.1")
+                f"set {', '.join(found)} to real secrets, or FLOOD_HTTP_HOST=127.0.0.1"
+            )
 
     @model_validator(mode="after")
     def _public_url_follows_the_served_address(self) -> Settings:
@@ -220,7 +251,7 @@ class Settings(BaseSettings):
             if urlsplit(self.public_url).scheme not in ("http", "https") or not urlsplit(self.public_url).netloc:
                 raise ValueError(f"FLOOD_PUBLIC_URL must be an http(s) URL, got {self.public_url!r}")
             return self
-        self.public_url = served_url(self.http_host, self.http_port)     # production refused this above
+        self.public_url = served_url(self.http_host, self.http_port)  # production refused this above
         self._public_url_derived = True
         return self
 
@@ -316,7 +347,6 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = [
-            f"FLOOD_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
-            for err in exc.errors()
+            f"FLOOD_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}" for err in exc.errors()
         ]
         raise ConfigError("invalid settings: " + "; ".join(problems), details=problems) from None

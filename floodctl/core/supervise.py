@@ -22,7 +22,7 @@ log = logging.getLogger("floodctl.supervise")
 
 RESTART_BACKOFF_MAX_S = 30.0
 STOP_GRACE_S = 20.0
-HEALTHY_AFTER_S = 30.0     # a child up this long has its restart backoff reset
+HEALTHY_AFTER_S = 30.0  # a child up this long has its restart backoff reset
 
 
 @dataclass
@@ -34,10 +34,10 @@ class Child:
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
-    reported: bool = False             # a oneshot's end is logged once
-    oneshot: bool = False              # runs once (a drill): not restarted when it ends
-    ready: Callable[[], bool] | None = None   # gate: started only once this says yes
-    log_path: Path | None = None       # its output appended here instead of the supervisor's terminal
+    reported: bool = False  # a oneshot's end is logged once
+    oneshot: bool = False  # runs once (a drill): not restarted when it ends
+    ready: Callable[[], bool] | None = None  # gate: started only once this says yes
+    log_path: Path | None = None  # its output appended here instead of the supervisor's terminal
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -46,8 +46,9 @@ class Child:
             self.process = subprocess.Popen(list(self.argv), env=env, start_new_session=True)
         else:
             with self.log_path.open("ab") as out:
-                self.process = subprocess.Popen(list(self.argv), env=env, start_new_session=True, stdout=out,
-                                                stderr=subprocess.STDOUT)
+                self.process = subprocess.Popen(
+                    list(self.argv), env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+                )
         self.started_at = time.monotonic()
         log.info("started %s (pid %d)", self.name, self.process.pid)
 
@@ -56,8 +57,13 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, children: Sequence[Child], *, stop: threading.Event | None = None,
-                 on_tick: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        children: Sequence[Child],
+        *,
+        stop: threading.Event | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
         self.children = list(children)
         self.stop_event = stop or threading.Event()
         self.on_tick = on_tick
@@ -109,8 +115,7 @@ class Supervisor:
                 child.failures = 0
             child.failures += 1
             delay = min(2.0 ** (child.failures - 1), RESTART_BACKOFF_MAX_S)
-            log.warning("%s exited with code %s; restarting in %.0f s", child.name,
-                        child.process.returncode, delay)
+            log.warning("%s exited with code %s; restarting in %.0f s", child.name, child.process.returncode, delay)
             child.restart_at = now + delay
 
     def stop_all(self) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-LIVE: Final = 0                   # drill_id of live operations
-DRILL_MARKER: Final = "【演练】"   # first thing in every drill text; a live gateway refuses any text with it
+LIVE: Final = 0  # drill_id of live operations
+DRILL_MARKER: Final = "【演练】"  # first thing in every drill text; a live gateway refuses any text with it
 DRILL_NOTE_ZH: Final = "本指令为演练，请勿外传。"
 DRILL_NOTE_EN: Final = "This order is a DRILL; do not forward it."
 

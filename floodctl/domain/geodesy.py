@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 EARTH_RADIUS_KM: Final = 6371.0088
-KM_PER_DEGREE: Final = float(np.pi * EARTH_RADIUS_KM / 180.0)     # along a meridian
+KM_PER_DEGREE: Final = float(np.pi * EARTH_RADIUS_KM / 180.0)  # along a meridian
 
 Coordinate = TypeVar("Coordinate", float, npt.NDArray[np.float64])
 

@@ -6,7 +6,7 @@ from typing import Final, Literal
 
 LevelName = Literal["blue", "yellow", "orange", "red"]
 
-LEVELS: Final[tuple[LevelName, ...]] = ("blue", "yellow", "orange", "red")      # ascending severity
+LEVELS: Final[tuple[LevelName, ...]] = ("blue", "yellow", "orange", "red")  # ascending severity
 LEVELS_DESC: Final[tuple[LevelName, ...]] = tuple(reversed(LEVELS))
 LEVEL_RANK: Final[dict[str, int]] = {name: i for i, name in enumerate(LEVELS)}  # blue 0 … red 3
 
@@ -15,8 +15,18 @@ LEVEL_EN: Final[dict[str, str]] = {"blue": "blue", "yellow": "yellow", "orange":
 # Shown beside the colour so that a level never depends on colour vision alone.
 LEVEL_SHAPE: Final[dict[str, str]] = {"blue": "●", "yellow": "▲", "orange": "◆", "red": "■"}
 LEVEL_NUMERAL: Final[dict[str, str]] = {"blue": "Ⅳ", "yellow": "Ⅲ", "orange": "Ⅱ", "red": "Ⅰ"}
-LEVEL_COLOUR: Final[dict[str, str]] = {"blue": "#1e6fd9", "yellow": "#f2c200", "orange": "#f57c00",
-                                       "red": "#d32f2f"}
+LEVEL_COLOUR: Final[dict[str, str]] = {"blue": "#1e6fd9", "yellow": "#f2c200", "orange": "#f57c00", "red": "#d32f2f"}
+
+# How a level reads in CAP 1.2 (urgency, severity, certainty). Severity follows the usual colour/CAP pairing
+# of the Chinese warning systems (red Extreme, orange Severe, yellow Moderate, blue Minor); urgency and
+# certainty say how close and how sure: a red order is issued on an observed, immediate threat, a blue one
+# is a heads-up about something possible in the future.
+LEVEL_CAP: Final[dict[str, tuple[str, str, str]]] = {
+    "red": ("Immediate", "Extreme", "Observed"),
+    "orange": ("Expected", "Severe", "Likely"),
+    "yellow": ("Expected", "Moderate", "Likely"),
+    "blue": ("Future", "Minor", "Possible"),
+}
 
 
 def rank(level: str | None) -> int:

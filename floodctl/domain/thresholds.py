@@ -8,13 +8,13 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    name: str                   # the stations column and the name rules use
+    name: str  # the stations column and the name rules use
     zh: str
     en: str
-    kinds: tuple[str, ...]      # the station kinds that have it
+    kinds: tuple[str, ...]  # the station kinds that have it
 
 
-THRESHOLDS: Final[tuple[Threshold, ...]] = (      # in the stations table's column order
+THRESHOLDS: Final[tuple[Threshold, ...]] = (  # in the stations table's column order
     Threshold("wrz", "警戒水位", "warning level", ("river", "reservoir")),
     Threshold("grz", "保证水位", "guarantee level", ("river",)),
     Threshold("fsltdz_meiyu", "梅汛期汛限水位", "Meiyu flood-season limit", ("reservoir",)),
@@ -42,8 +42,12 @@ STATION_KINDS: Final[dict[str, tuple[str, str]]] = {
     "camera": ("视频监控", "camera"),
 }
 DEFAULT_METRIC_BY_KIND: Final[dict[str, str]] = {
-    "river": "water_level", "reservoir": "water_level", "tide": "tide_level",
-    "rain": "rainfall", "weather": "wind_speed", "camera": "water_level",
+    "river": "water_level",
+    "reservoir": "water_level",
+    "tide": "tide_level",
+    "rain": "rainfall",
+    "weather": "wind_speed",
+    "camera": "water_level",
 }
 # What each kind of station measures (the drill's gauges publish these).
 KIND_METRICS: Final[dict[str, tuple[str, ...]]] = {

@@ -1,9 +1,9 @@
 """The MQTT topics of the contract (DESIGN.md): readings up, device commands down and their acks.
 
-    flood/v1/{station}/{kind}                 kind: obs, video, status (device → system)
-    flood/v1/{led|speaker}/{device}/cmd       commands to village boards and loudspeakers (live)
-    flood/v1/drill/{led|speaker}/{device}/cmd the same for drills (real devices' ACLs exclude it)
-    …/ack                                     the device's answer, in the namespace of the command
+flood/v1/{station}/{kind}                 kind: obs, video, status (device → system)
+flood/v1/{led|speaker}/{device}/cmd       commands to village boards and loudspeakers (live)
+flood/v1/drill/{led|speaker}/{device}/cmd the same for drills (real devices' ACLs exclude it)
+…/ack                                     the device's answer, in the namespace of the command
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ TOPIC_ROOT: Final = "flood/v1"
 DRILL_SEGMENT: Final = "drill"
 STATION_KINDS: Final[tuple[str, ...]] = ("obs", "video", "status")
 DEVICE_KINDS: Final[tuple[str, ...]] = ("led", "speaker")
-SUBSCRIPTION: Final = f"{TOPIC_ROOT}/+/+"               # everything stations publish
+SUBSCRIPTION: Final = f"{TOPIC_ROOT}/+/+"  # everything stations publish
 OBS_SUBSCRIPTION: Final = f"{TOPIC_ROOT}/+/obs"
 
 

@@ -15,20 +15,14 @@ import psycopg
 
 from floodctl.core.errors import InvalidQuery, UnknownStation
 from floodctl.domain.metrics import METRICS
+from floodctl.domain.thresholds import DEFAULT_METRIC_BY_KIND, THRESHOLD_NAMES
 
 MAX_RAW_POINTS = 100_000
 MAX_SPAN = timedelta(days=366)
 MIN_BUCKET = timedelta(minutes=1)
 MAX_BUCKET = timedelta(days=31)
 SUMMED_METRICS = frozenset({"rainfall"})
-DEFAULT_METRIC_BY_KIND = {
-    "river": "water_level", "reservoir": "water_level", "tide": "tide_level",
-    "rain": "rainfall", "weather": "wind_speed", "camera": "water_level",
-}
-THRESHOLD_COLUMNS = (
-    "wrz", "grz", "fsltdz_meiyu", "fsltdz_typhoon", "dsflz", "ckflz", "dam_crest",
-    "tide_blue", "tide_yellow", "tide_orange", "tide_red", "seawall_crest",
-)
+THRESHOLD_COLUMNS = THRESHOLD_NAMES
 
 STATIONS_GEOJSON = f"""
 SELECT json_build_object(
@@ -62,7 +56,7 @@ LEFT JOIN LATERAL (
 WHERE s.active AND (%(kind)s::text IS NULL OR s.kind = %(kind)s) AND (%(town)s::text IS NULL OR s.town_code = %(town)s)
 """
 
-STATION_CODE = re.compile(r"[0-9A-Za-z]{8}")   # SL 323 STCD, as the stations table checks
+STATION_CODE = re.compile(r"[0-9A-Za-z]{8}")  # SL 323 STCD, as the stations table checks
 STATION_BY_CODE = "SELECT id, kind FROM stations WHERE code = %s"
 RAW_SERIES = """
 SELECT ts, value, (flags & 1) = 1 FROM observations
@@ -90,8 +84,9 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-def stations_geojson(conn: psycopg.Connection, *, drill_id: int = 0, kind: str | None = None,
-                     town: str | None = None) -> str:
+def stations_geojson(
+    conn: psycopg.Connection, *, drill_id: int = 0, kind: str | None = None, town: str | None = None
+) -> str:
     row = conn.execute(STATIONS_GEOJSON, {"drill": drill_id, "kind": kind, "town": town}).fetchone()
     return str(row[0]) if row else '{"type":"FeatureCollection","features":[]}'
 
@@ -114,7 +109,7 @@ class Series:
     start: datetime
     end: datetime
     bucket: timedelta | None
-    aggregate: str | None            # "sum" for rainfall buckets, "mean/max/min" for levels
+    aggregate: str | None  # "sum" for rainfall buckets, "mean/max/min" for levels
     columns: list[str]
     points: list[list[object]]
 
@@ -133,25 +128,49 @@ def series(conn: psycopg.Connection, query: SeriesQuery, *, origin: datetime) ->
         raise InvalidQuery("'start' must be before 'end'")
     if query.end - query.start > MAX_SPAN:
         raise InvalidQuery(f"the time range may be at most {MAX_SPAN.days} days")
-    params = {"sid": station_id, "mid": metric.id, "drill": query.drill_id,
-              "start": query.start, "end": query.end}
+    params = {"sid": station_id, "mid": metric.id, "drill": query.drill_id, "start": query.start, "end": query.end}
     if query.bucket is None:
         params["limit"] = MAX_RAW_POINTS + 1
         rows = conn.execute(RAW_SERIES, params).fetchall()
         if len(rows) > MAX_RAW_POINTS:
             raise InvalidQuery(f"more than {MAX_RAW_POINTS} points: ask for a bucket (e.g. bucket=1h)")
-        return Series(query.code, metric.name, metric.unit, query.start, query.end, None, None,
-                      ["ts", "value", "late"], [[r[0].isoformat(), r[1], r[2]] for r in rows])
+        return Series(
+            query.code,
+            metric.name,
+            metric.unit,
+            query.start,
+            query.end,
+            None,
+            None,
+            ["ts", "value", "late"],
+            [[r[0].isoformat(), r[1], r[2]] for r in rows],
+        )
     if not MIN_BUCKET <= query.bucket <= MAX_BUCKET:
         raise InvalidQuery("bucket must be between 1 minute and 31 days")
     params.update(bucket=query.bucket, origin=origin)
     if metric.name in SUMMED_METRICS:
         # Rainfall is the amount in the interval ending at ts: a bucket is labelled by its end.
         rows = conn.execute(SUMMED_SERIES, params).fetchall()
-        return Series(query.code, metric.name, metric.unit, query.start, query.end, query.bucket,
-                      "sum", ["bucket_end", "sum", "count"],
-                      [[r[0].isoformat(), r[1], r[2]] for r in rows])
+        return Series(
+            query.code,
+            metric.name,
+            metric.unit,
+            query.start,
+            query.end,
+            query.bucket,
+            "sum",
+            ["bucket_end", "sum", "count"],
+            [[r[0].isoformat(), r[1], r[2]] for r in rows],
+        )
     rows = conn.execute(LEVEL_SERIES, params).fetchall()
-    return Series(query.code, metric.name, metric.unit, query.start, query.end, query.bucket,
-                  "mean/max/min", ["bucket_start", "mean", "max", "min", "count"],
-                  [[r[0].isoformat(), r[1], r[2], r[3], r[4]] for r in rows])
+    return Series(
+        query.code,
+        metric.name,
+        metric.unit,
+        query.start,
+        query.end,
+        query.bucket,
+        "mean/max/min",
+        ["bucket_start", "mean", "max", "min", "count"],
+        [[r[0].isoformat(), r[1], r[2], r[3], r[4]] for r in rows],
+    )

@@ -25,6 +25,7 @@ from alerts.cap import (
     cap_identifier,
     severity_for,
 )
+from floodctl.domain.levels import LEVELS
 
 CST = timezone(timedelta(hours=8))
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
@@ -35,8 +36,10 @@ CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
 
 SENT = datetime(2026, 1, 22, 14, 30, 0, 123456, tzinfo=CST)
 # A small polygon with a vertex exactly at lon 121.9, lat 29.2.
-SQUARE = {"type": "Polygon", "coordinates": [[[121.9, 29.2], [121.95, 29.2], [121.95, 29.25], [121.9, 29.25],
-                                              [121.9, 29.2]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[121.9, 29.2], [121.95, 29.2], [121.95, 29.25], [121.9, 29.25], [121.9, 29.2]]],
+}
 
 
 def towns() -> dict[str, dict]:
@@ -107,29 +110,56 @@ def test_alert_fields_and_order():
     assert root.tag == f"{{{NS['cap']}}}alert"
     assert text(root, "cap:identifier") == "33022500000000_20260122143000_000042"
     assert text(root, "cap:sender") == "xiangshan-hq@floodctl"
-    assert text(root, "cap:sent") == "2026-01-22T14:30:00+08:00"   # no fraction, explicit offset
+    assert text(root, "cap:sent") == "2026-01-22T14:30:00+08:00"  # no fraction, explicit offset
     assert text(root, "cap:status") == "Actual"
     assert text(root, "cap:msgType") == "Alert"
     assert text(root, "cap:scope") == "Public"
     assert root.find("cap:references", NS) is None
     assert [etree.QName(e).localname for e in root] == [
-        "identifier", "sender", "sent", "status", "msgType", "scope", "info"]
+        "identifier",
+        "sender",
+        "sent",
+        "status",
+        "msgType",
+        "scope",
+        "info",
+    ]
     info = root.find("cap:info", NS)
     assert [etree.QName(e).localname for e in info] == [
-        "language", "category", "event", "responseType", "urgency", "severity", "certainty", "expires",
-        "senderName", "headline", "description", "instruction", "web", "parameter", "parameter", "area"]
+        "language",
+        "category",
+        "event",
+        "responseType",
+        "urgency",
+        "severity",
+        "certainty",
+        "expires",
+        "senderName",
+        "headline",
+        "description",
+        "instruction",
+        "web",
+        "parameter",
+        "parameter",
+        "area",
+    ]
     assert text(info, "cap:language") == "zh-CN"
     assert text(info, "cap:category") == "Met"
     assert text(info, "cap:responseType") == "Evacuate"
     assert (text(info, "cap:urgency"), text(info, "cap:severity"), text(info, "cap:certainty")) == (
-        "Immediate", "Extreme", "Observed")
+        "Immediate",
+        "Extreme",
+        "Observed",
+    )
     assert text(info, "cap:expires") == "2026-01-22T20:30:00+08:00"
     assert text(info, "cap:event") == "河道水位预警"
     assert text(info, "cap:senderName") == "象山县防汛防台抗旱指挥部"
     assert text(info, "cap:headline") == "象山县防指发布河道水位红色预警"
     assert "19.52 米" in text(info, "cap:description")
-    params = {p.findtext("cap:valueName", namespaces=NS): p.findtext("cap:value", namespaces=NS)
-              for p in info.findall("cap:parameter", NS)}
+    params = {
+        p.findtext("cap:valueName", namespaces=NS): p.findtext("cap:value", namespaces=NS)
+        for p in info.findall("cap:parameter", NS)
+    }
     assert params == {"颜色级别": "红色", "level": "red"}
 
 
@@ -146,7 +176,7 @@ def test_polygon_is_lat_lon_and_closed():
     [polygon] = all_texts(area, "cap:polygon")
     pairs = ring(polygon)
     assert len(pairs) == 5
-    assert "29.2,121.9" in polygon.split()               # lat first
+    assert "29.2,121.9" in polygon.split()  # lat first
     assert "121.9,29.2" not in polygon.split()
     assert all(29 < lat < 30 and 121 < lon < 123 for lat, lon in pairs)
     geocode = area.find("cap:geocode", NS)
@@ -158,31 +188,51 @@ def test_update_references_and_utc_offset():
     first_sent = datetime(2026, 1, 22, 6, 30, tzinfo=UTC)
     first_id = cap_identifier("330225", 42, first_sent)
     second_sent = datetime(2026, 1, 22, 7, 0, tzinfo=UTC)
-    msg = message(identifier=cap_identifier("330225", 43, second_sent), sent=second_sent, msg_type="Update",
-                  references=(("xiangshan-hq@floodctl", first_id, first_sent),), level="orange",
-                  expires=None)
+    msg = message(
+        identifier=cap_identifier("330225", 43, second_sent),
+        sent=second_sent,
+        msg_type="Update",
+        references=(("xiangshan-hq@floodctl", first_id, first_sent),),
+        level="orange",
+        expires=None,
+    )
     root = validated(build_cap(msg))
     assert text(root, "cap:msgType") == "Update"
     assert text(root, "cap:sent") == "2026-01-22T07:00:00-00:00"  # UTC is -00:00, never Z
     assert text(root, "cap:references") == (
-        "xiangshan-hq@floodctl,33022500000000_20260122143000_000042,2026-01-22T06:30:00-00:00")
+        "xiangshan-hq@floodctl,33022500000000_20260122143000_000042,2026-01-22T06:30:00-00:00"
+    )
     assert b"Z<" not in build_cap(msg)
     info = root.find("cap:info", NS)
     assert (text(info, "cap:urgency"), text(info, "cap:severity"), text(info, "cap:certainty")) == (
-        "Expected", "Severe", "Likely")
+        "Expected",
+        "Severe",
+        "Likely",
+    )
     assert info.find("cap:expires", NS) is None
 
 
 def test_cancel_with_several_references():
-    refs = (("xiangshan-hq@floodctl", "A_1", SENT - timedelta(hours=2)),
-            ("xiangshan-hq@floodctl", "A_2", SENT - timedelta(hours=1)))
-    msg = message(msg_type="Cancel", references=refs, response_type="AllClear", level="blue",
-                  instruction=None, web=None, expires=None)
+    refs = (
+        ("xiangshan-hq@floodctl", "A_1", SENT - timedelta(hours=2)),
+        ("xiangshan-hq@floodctl", "A_2", SENT - timedelta(hours=1)),
+    )
+    msg = message(
+        msg_type="Cancel",
+        references=refs,
+        response_type="AllClear",
+        level="blue",
+        instruction=None,
+        web=None,
+        expires=None,
+    )
     root = validated(build_cap(msg))
     assert text(root, "cap:msgType") == "Cancel"
     triples = text(root, "cap:references").split(" ")
-    assert triples == ["xiangshan-hq@floodctl,A_1,2026-01-22T12:30:00+08:00",
-                       "xiangshan-hq@floodctl,A_2,2026-01-22T13:30:00+08:00"]
+    assert triples == [
+        "xiangshan-hq@floodctl,A_1,2026-01-22T12:30:00+08:00",
+        "xiangshan-hq@floodctl,A_2,2026-01-22T13:30:00+08:00",
+    ]
     info = root.find("cap:info", NS)
     assert text(info, "cap:responseType") == "AllClear"
     assert info.find("cap:instruction", NS) is None and info.find("cap:web", NS) is None
@@ -215,7 +265,7 @@ def test_multipolygon_gives_one_polygon_per_part_exterior_only():
     assert first.symmetric_difference(Polygon(outer)).area < Polygon(outer).length * 1e-5
     assert "29.21,121.96" not in polygons[0].split() and "29.21,121.96" not in polygons[1].split()  # hole dropped
     assert second.symmetric_difference(Polygon(island)).area < 1e-12
-    assert "29.2,121.885" in polygons[0].split()            # a real vertex of 石浦镇, lat first
+    assert "29.2,121.885" in polygons[0].split()  # a real vertex of 石浦镇, lat first
 
 
 def test_area_without_geometry_has_only_description_and_geocode():
@@ -264,7 +314,7 @@ def test_dense_town_polygon_is_simplified_and_stays_valid():
     assert all(len(v.split(".")[-1]) <= 5 for pair in polygon.split() for v in pair.split(","))
     got = as_shape(polygon)
     assert got.is_valid
-    assert got.symmetric_difference(noisy).area / noisy.area < 0.01      # same town, 1 % of area at most
+    assert got.symmetric_difference(noisy).area / noisy.area < 0.01  # same town, 1 % of area at most
     assert math.isclose(got.area, shipu.area, rel_tol=0.01)
 
 
@@ -278,7 +328,7 @@ def test_cap_datetime():
 
 def test_cap_identifier_format():
     ident = cap_identifier("330225", 42, datetime(2026, 1, 22, 6, 30, tzinfo=UTC))
-    assert ident == "33022500000000_20260122143000_000042"          # Beijing time, whatever the input zone
+    assert ident == "33022500000000_20260122143000_000042"  # Beijing time, whatever the input zone
     assert cap_identifier("330225", 7, SENT, agency_code="416") == "33022541600000_20260122143000_000007"
     assert cap_identifier("33022541600000", 1234567, SENT) == "33022541600000_20260122143000_1234567"
     assert re.fullmatch(r"\d{14}_\d{14}_\d{6,}", ident)
@@ -300,33 +350,36 @@ def test_severity_for():
         severity_for("purple")
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"status": "Test"}, "unknown status 'Test'"),
-    ({"status": "actual"}, "unknown status"),
-    ({"msg_type": "Ack"}, "unknown msg_type 'Ack'"),
-    ({"level": "green"}, "unknown warning level 'green'"),
-    ({"category": "Flood"}, "unknown category"),
-    ({"response_type": "Run"}, "unknown response_type"),
-    ({"msg_type": "Update"}, "Update message needs references"),
-    ({"msg_type": "Cancel"}, "Cancel message needs references"),
-    ({"sent": datetime(2026, 1, 22, 14, 30)}, "naive"),
-    ({"expires": datetime(2026, 1, 22, 20, 30)}, "naive"),
-    ({"msg_type": "Update", "references": (("hq", "A_1", datetime(2026, 1, 22, 12, 0)),)}, "naive"),
-    ({"msg_type": "Update", "references": (("hq", "A 1", SENT),)}, r"references\[0\] identifier"),
-    ({"identifier": "a,b"}, "identifier"),
-    ({"identifier": "a b"}, "identifier"),
-    ({"sender": "hq&co"}, "sender"),
-    ({"expires": SENT - timedelta(minutes=1)}, "not after sent"),
-    ({"headline": "  "}, "headline"),
-    ({"description": "水位\x01上涨"}, "XML cannot carry"),
-    ({"areas": (CapArea("x", {"type": "Point", "coordinates": [121.9, 29.2]}),)}, "Polygon or MultiPolygon"),
-])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"status": "Test"}, "unknown status 'Test'"),
+        ({"status": "actual"}, "unknown status"),
+        ({"msg_type": "Ack"}, "unknown msg_type 'Ack'"),
+        ({"level": "green"}, "unknown warning level 'green'"),
+        ({"category": "Flood"}, "unknown category"),
+        ({"response_type": "Run"}, "unknown response_type"),
+        ({"msg_type": "Update"}, "Update message needs references"),
+        ({"msg_type": "Cancel"}, "Cancel message needs references"),
+        ({"sent": datetime(2026, 1, 22, 14, 30)}, "naive"),
+        ({"expires": datetime(2026, 1, 22, 20, 30)}, "naive"),
+        ({"msg_type": "Update", "references": (("hq", "A_1", datetime(2026, 1, 22, 12, 0)),)}, "naive"),
+        ({"msg_type": "Update", "references": (("hq", "A 1", SENT),)}, r"references\[0\] identifier"),
+        ({"identifier": "a,b"}, "identifier"),
+        ({"identifier": "a b"}, "identifier"),
+        ({"sender": "hq&co"}, "sender"),
+        ({"expires": SENT - timedelta(minutes=1)}, "not after sent"),
+        ({"headline": "  "}, "headline"),
+        ({"description": "水位\x01上涨"}, "XML cannot carry"),
+        ({"areas": (CapArea("x", {"type": "Point", "coordinates": [121.9, 29.2]}),)}, "Polygon or MultiPolygon"),
+    ],
+)
 def test_invalid_messages_raise(changes, match):
     with pytest.raises(ValueError, match=match):
         build_cap(message(**changes))
 
 
 def test_every_level_and_status_combination_validates():
-    for level in ("blue", "yellow", "orange", "red"):
+    for level in LEVELS:
         for status in ("Actual", "Exercise"):
             validated(build_cap(message(level=level, status=status)))

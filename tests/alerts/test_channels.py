@@ -43,8 +43,9 @@ DRILL_TEXT = "【演练】台风红色预警：请立即转移低洼地区群众
 LIVE_TEXT = "台风红色预警：请立即转移低洼地区群众。确认 http://127.0.0.1/a/"
 
 
-def delivery(id_: int = 1, *, drill_id: int = 0, address: str = "+8613900000001", body: str | None = None,
-             channel: str = "sms") -> Delivery:
+def delivery(
+    id_: int = 1, *, drill_id: int = 0, address: str = "+8613900000001", body: str | None = None, channel: str = "sms"
+) -> Delivery:
     text = body if body is not None else (DRILL_TEXT if drill_id else LIVE_TEXT) + uuid.uuid4().hex
     return Delivery(id_, 1, drill_id, "330225100", "primary", channel, address, 1, text, 1, datetime.now(UTC))
 
@@ -53,6 +54,7 @@ def delivery(id_: int = 1, *, drill_id: int = 0, address: str = "+8613900000001"
 def stub(serve_app: Serve) -> Iterator[Callable[..., tuple[Any, str]]]:
     """``start(**config)`` → (the stub's SmsGateway, base URL); stopped after the test."""
     with ExitStack() as stack:
+
         def start(**overrides: Any) -> tuple[Any, str]:
             config = SmsGatewayConfig(account_sid=SID, auth_token=TOKEN, callback_delay_ms=10, **overrides)
             app = create_sms_app(config)
@@ -61,8 +63,9 @@ def stub(serve_app: Serve) -> Iterator[Callable[..., tuple[Any, str]]]:
         yield start
 
 
-def sms(base_url: str, *, drill: bool = False, timeout_s: float = 5.0, callback: str | None = None,
-        token: str = TOKEN) -> SmsChannel:
+def sms(
+    base_url: str, *, drill: bool = False, timeout_s: float = 5.0, callback: str | None = None, token: str = TOKEN
+) -> SmsChannel:
     return SmsChannel(base_url, SID, token, "floodctl", callback, timeout_s, drill)
 
 
@@ -77,7 +80,7 @@ def test_sms_sent_with_the_gateway_sid(stub: Callable[..., tuple[Any, str]]) -> 
     assert result.provider_id == message["sid"]
     assert (message["body"], message["from"]) == (d.body, "floodctl")
     assert gateway.wait_idle(10)
-    assert {c.url for c in gateway.callbacks} == {callback}      # the status callback URL went along
+    assert {c.url for c in gateway.callbacks} == {callback}  # the status callback URL went along
     channel.close()
 
 
@@ -129,14 +132,15 @@ def test_find_sent_pages_through_and_matches_the_exact_body(stub: Callable[..., 
     channel.page_size = 2
     sent = [delivery(i) for i in range(5)]
     sids = [channel.send(d).provider_id for d in sent]
-    other = delivery(9, address="+8613900000002", body=sent[0].body)   # same text, another number
+    other = delivery(9, address="+8613900000002", body=sent[0].body)  # same text, another number
     assert channel.send(other).outcome == "sent"
-    assert channel.find_sent(sent[0]) == sids[0]          # the oldest: on the last page
+    assert channel.find_sent(sent[0]) == sids[0]  # the oldest: on the last page
     assert channel.find_sent(sent[4]) == sids[4]
     never = delivery(7)
     assert channel.find_sent(never) is None
-    prefix = Delivery(8, 1, 0, "330225100", "primary", "sms", sent[1].address, 1, sent[1].body[:-1], 1,
-                      datetime.now(UTC))
+    prefix = Delivery(
+        8, 1, 0, "330225100", "primary", "sms", sent[1].address, 1, sent[1].body[:-1], 1, datetime.now(UTC)
+    )
     assert channel.find_sent(prefix) is None
     assert len(gateway.messages) == 6
 
@@ -145,9 +149,9 @@ def test_drill_marker_and_namespace_rules(stub: Callable[..., tuple[Any, str]]) 
     gateway, base = stub()
     drill, live = sms(base, drill=True), sms(base)
     assert drill.send(delivery(drill_id=3, body="台风红色预警（无标记）")) == SendResult.failed(DRILL_WITHOUT_MARK)
-    assert drill.send(delivery(drill_id=0, body=DRILL_TEXT)).outcome == "failed"      # a live row on the drill gateway
+    assert drill.send(delivery(drill_id=0, body=DRILL_TEXT)).outcome == "failed"  # a live row on the drill gateway
     assert live.send(delivery(drill_id=0, body=DRILL_TEXT + "x")) == SendResult.failed(DRILL_TEXT_ON_LIVE)
-    assert live.send(delivery(drill_id=3, body=LIVE_TEXT)).outcome == "failed"       # a drill row on the live gateway
+    assert live.send(delivery(drill_id=3, body=LIVE_TEXT)).outcome == "failed"  # a drill row on the live gateway
     assert gateway.messages == {}
     assert drill.send(delivery(drill_id=3)).outcome == "sent"
     assert live.send(delivery(drill_id=0)).outcome == "sent"
@@ -160,8 +164,9 @@ def _settings(**values: Any) -> Settings:
 def test_channels_for_picks_the_gateways() -> None:
     live_only = _settings(sms_base_url=None)
     assert channels_for(live_only, False, None)["sms"].send(delivery()) == SendResult.failed(NO_SMS_GATEWAY)
-    assert channels_for(live_only, True, None)["sms"].send(delivery(drill_id=1)) == \
-        SendResult.failed(NO_DRILL_SMS_GATEWAY)
+    assert channels_for(live_only, True, None)["sms"].send(delivery(drill_id=1)) == SendResult.failed(
+        NO_DRILL_SMS_GATEWAY
+    )
 
     stub_dev = _settings(sms_base_url="http://127.0.0.1:8025", public_url="http://127.0.0.1:9000")
     drill = channels_for(stub_dev, True, None)["sms"]
@@ -178,15 +183,25 @@ def test_channels_for_picks_the_gateways() -> None:
 
     # Production now refuses to start without a drill gateway (and both tokens); a copy that lost it
     # (model_copy does not validate) still never sends a drill SMS through the live gateway.
-    production = _settings(environment="production", secret_key="s" * 40, database_url="postgresql://db/x",
-                           mqtt_url="mqtt://broker", sms_base_url="http://127.0.0.1:8025",
-                           sms_auth_token="live-token-" + "x" * 20, public_url="https://floodctl.invalid",
-                           drill_sms_base_url="http://127.0.0.1:8027", drill_sms_auth_token="drill-token-" + "y" * 20,
-                           ).model_copy(update={"drill_sms_base_url": None, "drill_sms_auth_token": None})
+    production = _settings(
+        environment="production",
+        secret_key="s" * 40,
+        database_url="postgresql://db/x",
+        mqtt_url="mqtt://broker",
+        sms_base_url="http://127.0.0.1:8025",
+        sms_auth_token="live-token-" + "x" * 20,
+        public_url="https://floodctl.invalid",
+        drill_sms_base_url="http://127.0.0.1:8027",
+        drill_sms_auth_token="drill-token-" + "y" * 20,
+    ).model_copy(update={"drill_sms_base_url": None, "drill_sms_auth_token": None})
     assert isinstance(channels_for(production, True, None)["sms"], RefusingChannel)
-    with_drill = production.model_copy(update={"drill_sms_base_url": "http://127.0.0.1:8026",
-                                               "drill_sms_account_sid": "AC" + "d" * 32,
-                                               "drill_sms_auth_token": SecretStr("drill-token")})
+    with_drill = production.model_copy(
+        update={
+            "drill_sms_base_url": "http://127.0.0.1:8026",
+            "drill_sms_account_sid": "AC" + "d" * 32,
+            "drill_sms_auth_token": SecretStr("drill-token"),
+        }
+    )
     drill = channels_for(with_drill, True, None)["sms"]
     assert isinstance(drill, SmsChannel) and drill.drill and drill.base_url == "http://127.0.0.1:8026"
 
@@ -205,7 +220,8 @@ class Spy:
         self.ready = threading.Event()
         self.client, props = make_client(url, f"test-spy-{uuid.uuid4().hex[:8]}", persistent=False)
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(
-            [("flood/v1/led/#", 1), ("flood/v1/speaker/#", 1), ("flood/v1/drill/#", 1)])
+            [("flood/v1/led/#", 1), ("flood/v1/speaker/#", 1), ("flood/v1/drill/#", 1)]
+        )
         self.client.on_subscribe = lambda *args: self.ready.set()
         self.client.on_message = self._on_message
         connect_async(self.client, url, keepalive=30, properties=props, persistent=False)
@@ -263,10 +279,20 @@ def test_device_commands_live_and_drill_namespaces(broker: Any) -> None:
             assert speaker.find_sent(drill) is None
             messages = spy.wait(4)
         by_topic = {t: orjson.loads(p) for t, p in messages}
-        assert by_topic[f"flood/v1/led/{LED}/cmd"] == {"command_id": "dlv-41", "text": "紧急：台风红色预警",
-                                                       "drill_id": 0, "priority": "urgent", "repeat": 1}
+        assert by_topic[f"flood/v1/led/{LED}/cmd"] == {
+            "command_id": "dlv-41",
+            "text": "紧急：台风红色预警",
+            "drill_id": 0,
+            "priority": "urgent",
+            "repeat": 1,
+        }
         assert by_topic[f"flood/v1/drill/speaker/{SPEAKER}/cmd"] == {
-            "command_id": "dlv-42", "text": "【演练】请撤离", "drill_id": 5, "priority": "normal", "repeat": 2}
+            "command_id": "dlv-42",
+            "text": "【演练】请撤离",
+            "drill_id": 5,
+            "priority": "normal",
+            "repeat": 2,
+        }
         assert by_topic[f"flood/v1/led/{LED}/ack"]["status"] == "shown"
         assert by_topic[f"flood/v1/drill/speaker/{SPEAKER}/ack"]["status"] == "played"
         assert not any(t.startswith("flood/v1/speaker/") for t in spy.topics())
@@ -288,8 +314,10 @@ def test_device_channel_without_broker_retries_and_refuses_bad_ids() -> None:
 def test_parse_ack() -> None:
     ack = parse_ack(f"flood/v1/drill/led/{LED}/ack", b'{"command_id": "dlv-42", "status": "shown", "reason": null}')
     assert (ack.delivery_id, ack.channel, ack.device, ack.drill, ack.status) == (42, "led", LED, True, "shown")
-    failed = parse_ack(f"flood/v1/speaker/{SPEAKER}/ack",
-                       orjson.dumps({"command_id": "dlv-7", "status": "failed", "reason": "断电 (power failure)"}))
+    failed = parse_ack(
+        f"flood/v1/speaker/{SPEAKER}/ack",
+        orjson.dumps({"command_id": "dlv-7", "status": "failed", "reason": "断电 (power failure)"}),
+    )
     assert (failed.drill, failed.status, failed.reason) == (False, "failed", "断电 (power failure)")
     for topic, payload in [
         (f"flood/v1/led/{LED}/ack", b"not json"),

@@ -16,6 +16,7 @@ import pytest
 
 from alerts.channels import DeviceAckListener
 from floodctl.core.mqtt import connect_async, make_client
+from floodctl.domain.topics import device_topic
 from simulators.publisher import Publisher
 
 LED, SPEAKER = "LED-330225001201-1", "SPK-330225001201-1"
@@ -68,10 +69,11 @@ def wait_for(db: psycopg.Connection, query: str, params: tuple, expected: Any, t
     return value
 
 
-def test_poison_acks_are_dead_lettered_and_later_acks_recorded(db: psycopg.Connection, broker: Any,
-                                                                listener: DeviceAckListener) -> None:
+def test_poison_acks_are_dead_lettered_and_later_acks_recorded(
+    db: psycopg.Connection, broker: Any, listener: DeviceAckListener
+) -> None:
     nul, huge, garbled, speaker = deliveries(db, 3)
-    topic = f"flood/v1/led/{LED}/ack"
+    topic = device_topic("led", LED, drill=False, leaf="ack")
     poison = [
         (topic, orjson.dumps({"command_id": f"dlv-{nul}", "status": "failed", "reason": "断电\u0000"})),
         (topic, orjson.dumps({"command_id": f"dlv-{huge}", "status": "failed", "reason": "x" * 100_000})),
@@ -81,10 +83,13 @@ def test_poison_acks_are_dead_lettered_and_later_acks_recorded(db: psycopg.Conne
     with Publisher(broker.url, f"test-pub-{uuid.uuid4().hex[:8]}").connect() as pub:
         for t, payload in poison:
             pub.publish(t, payload)
-        pub.publish(f"flood/v1/speaker/{SPEAKER}/ack",
-                    orjson.dumps({"command_id": f"dlv-{speaker}", "status": "played", "reason": None}))
-    assert wait_for(db, "SELECT state FROM deliveries WHERE id = %s", (speaker,), "acked") == "acked", \
+        pub.publish(
+            device_topic("speaker", SPEAKER, drill=False, leaf="ack"),
+            orjson.dumps({"command_id": f"dlv-{speaker}", "status": "played", "reason": None}),
+        )
+    assert wait_for(db, "SELECT state FROM deliveries WHERE id = %s", (speaker,), "acked") == "acked", (
         "the good ack after the poison ones is recorded"
+    )
     assert wait_for(db, "SELECT count(*) FROM dead_letters", (), len(poison)) == len(poison)
     rows = db.execute("SELECT topic, payload, reason, detail FROM dead_letters ORDER BY id").fetchall()
     assert [r[0] for r in rows] == [topic] * len(poison)

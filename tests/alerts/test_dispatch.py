@@ -24,11 +24,14 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from alerts.channels import DRILL_WITHOUT_MARK, DeviceAckListener
-from alerts.dispatch import Dispatcher, TokenBucket, run_dispatcher
+from alerts.dispatch import Dispatcher, run_dispatcher
+from alerts.ratelimit import TokenBucket
 from floodctl.core.embedded.broker import BrokerProcess, start_broker
 from floodctl.core.mqtt import connect_async, make_client
 from floodctl.core.net import free_port
 from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.topics import DEVICE_KINDS, DRILL_SEGMENT, TOPIC_ROOT, device_topic
 from simulators.devices import FAIL_REASONS, VirtualDevices
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 
@@ -59,32 +62,59 @@ def phone(i: int) -> str:
 
 
 def new_drill(db: psycopg.Connection) -> int:
-    return int(db.execute("INSERT INTO drills (name, scenario) VALUES ('test drill', 'in-fa-2106') RETURNING id")
-               .fetchone()[0])  # type: ignore[index]
+    return int(
+        db.execute("INSERT INTO drills (name, scenario) VALUES ('test drill', 'in-fa-2106') RETURNING id").fetchone()[0]
+    )  # type: ignore[index]
 
 
-def make_order(db: psycopg.Connection, n: int = 0, *, drill_id: int = 0, status: str = "approved",
-               body: str | None = None, addresses: list[str] | None = None,
-               devices: Sequence[tuple[str, str]] = ()) -> int:
+def make_order(
+    db: psycopg.Connection,
+    n: int = 0,
+    *,
+    drill_id: int = 0,
+    status: str = "approved",
+    body: str | None = None,
+    addresses: list[str] | None = None,
+    devices: Sequence[tuple[str, str]] = (),
+) -> int:
     """An order and its deliveries: n SMS (to phone(0..n-1), or ``addresses``) plus (channel, device) rows."""
     number = f"象防指〔2026〕{uuid.uuid4().hex[:4]}号"
-    order_id = int(db.execute(ORDER_SQL, {"drill": drill_id, "status": status, "no": number,
-                                          "towns": [TOWN, DEVICE_TOWN]}).fetchone()[0])  # type: ignore[index]
-    mark = "【演练】" if drill_id else ""
+    order_id = int(
+        db.execute(
+            ORDER_SQL, {"drill": drill_id, "status": status, "no": number, "towns": [TOWN, DEVICE_TOWN]}
+        ).fetchone()[0]
+    )  # type: ignore[index]
+    mark = DRILL_MARKER if drill_id else ""
     numbers = addresses if addresses is not None else [phone(i) for i in range(n)]
-    rows = [(order_id, drill_id, TOWN, f"r{i}", "sms", number,
-             body if body is not None else f"{mark}台风红色预警，请立即转移。确认: http://127.0.0.1/a/{order_id}-{i}")
-            for i, number in enumerate(numbers)]
-    rows += [(order_id, drill_id, DEVICE_TOWN, device, channel, device, f"{mark}紧急：台风红色预警，请立即转移")
-             for channel, device in devices]
+    rows = [
+        (
+            order_id,
+            drill_id,
+            TOWN,
+            f"r{i}",
+            "sms",
+            number,
+            body if body is not None else f"{mark}台风红色预警，请立即转移。确认: http://127.0.0.1/a/{order_id}-{i}",
+        )
+        for i, number in enumerate(numbers)
+    ]
+    rows += [
+        (order_id, drill_id, DEVICE_TOWN, device, channel, device, f"{mark}紧急：台风红色预警，请立即转移")
+        for channel, device in devices
+    ]
     with db.cursor() as cur:
         cur.executemany(DELIVERY_SQL, rows)
     return order_id
 
 
 def states(db: psycopg.Connection, order_id: int) -> Counter[str]:
-    return Counter(dict(db.execute("SELECT state, count(*) FROM deliveries WHERE order_id = %s GROUP BY state",
-                                   (order_id,)).fetchall()))
+    return Counter(
+        dict(
+            db.execute(
+                "SELECT state, count(*) FROM deliveries WHERE order_id = %s GROUP BY state", (order_id,)
+            ).fetchall()
+        )
+    )
 
 
 def rows(db: psycopg.Connection, order_id: int) -> list[dict[str, Any]]:
@@ -116,9 +146,14 @@ def wait_states(db: psycopg.Connection, order_id: int, expected: Counter[str], t
 def stub(serve_app: Serve) -> Iterator[Callable[..., tuple[Any, str]]]:
     """``start(**config)`` → (the stub's SmsGateway, base URL); the development credentials by default."""
     with ExitStack() as stack:
+
         def start(**overrides: Any) -> tuple[Any, str]:
-            config = {"account_sid": DEV_SMS_ACCOUNT_SID, "auth_token": DEV_SMS_AUTH_TOKEN, "callback_delay_ms": 10,
-                      **overrides}
+            config = {
+                "account_sid": DEV_SMS_ACCOUNT_SID,
+                "auth_token": DEV_SMS_AUTH_TOKEN,
+                "callback_delay_ms": 10,
+                **overrides,
+            }
             app = create_sms_app(SmsGatewayConfig(**config))
             return app.state.gateway, stack.enter_context(serve_app(app))
 
@@ -144,8 +179,14 @@ def settings(settings: Settings, hooks: str) -> Settings:
 
 
 def fast(settings: Settings, base_url: str, **overrides: Any) -> Settings:
-    values = {"sms_base_url": base_url, "dispatch_backoff_s": 0.05, "dispatch_threads": 8, "sms_rate_per_s": 1000.0,
-              "sms_timeout_s": 2.0, **overrides}
+    values = {
+        "sms_base_url": base_url,
+        "dispatch_backoff_s": 0.05,
+        "dispatch_threads": 8,
+        "sms_rate_per_s": 1000.0,
+        "sms_timeout_s": 2.0,
+        **overrides,
+    }
     return settings.model_copy(update=values)
 
 
@@ -188,8 +229,10 @@ def assert_sent_exactly_once(db: psycopg.Connection, order_id: int, gateway: Any
 
 # --- SMS ---------------------------------------------------------------------------------------
 
-def test_every_delivery_sent_exactly_once(db: psycopg.Connection, database_url: str, settings: Settings,
-                                          stub: Callable[..., tuple[Any, str]]) -> None:
+
+def test_every_delivery_sent_exactly_once(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     order_id = make_order(db, 60)
     before = metric("sent")
@@ -200,8 +243,9 @@ def test_every_delivery_sent_exactly_once(db: psycopg.Connection, database_url: 
     assert metric("sent") - before == 60
 
 
-def test_new_deliveries_wake_an_idle_dispatcher(db: psycopg.Connection, database_url: str, settings: Settings,
-                                                stub: Callable[..., tuple[Any, str]]) -> None:
+def test_new_deliveries_wake_an_idle_dispatcher(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     with running(fast(settings, base), database_url):
         time.sleep(0.3)
@@ -212,11 +256,14 @@ def test_new_deliveries_wake_an_idle_dispatcher(db: psycopg.Connection, database
     assert_sent_exactly_once(db, order_id, gateway, 5)
 
 
-@pytest.mark.parametrize("fault", [{"rate_limit_per_s": 4.0}, {"error_5xx_rate": 0.4, "seed": 0}],
-                         ids=["429", "5xx"])
-def test_rate_limit_and_server_errors_are_retried_then_sent(db: psycopg.Connection, database_url: str,
-                                                            settings: Settings, stub: Callable[..., tuple[Any, str]],
-                                                            fault: dict[str, Any]) -> None:
+@pytest.mark.parametrize("fault", [{"rate_limit_per_s": 4.0}, {"error_5xx_rate": 0.4, "seed": 0}], ids=["429", "5xx"])
+def test_rate_limit_and_server_errors_are_retried_then_sent(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    stub: Callable[..., tuple[Any, str]],
+    fault: dict[str, Any],
+) -> None:
     gateway, base = stub(**fault)
     order_id = make_order(db, 12)
     retries = metric("retry")
@@ -226,15 +273,19 @@ def test_rate_limit_and_server_errors_are_retried_then_sent(db: psycopg.Connecti
     assert d.stats["retry"] > 0 and metric("retry") > retries
     assert max(r["attempts"] for r in rows(db, order_id)) > 1
     retried = [r for r in rows(db, order_id) if r["attempts"] > 1]
-    expected = "429 Too Many Requests (Twilio 20429)" if "rate_limit_per_s" in fault else \
-        "503 Service is unavailable. Please try again (Twilio 20503)"
+    expected = (
+        "429 Too Many Requests (Twilio 20429)"
+        if "rate_limit_per_s" in fault
+        else "503 Service is unavailable. Please try again (Twilio 20503)"
+    )
     assert {r["last_error"] for r in retried} == {expected}
     if "rate_limit_per_s" in fault:
         assert d.stats["rate_limited"] == d.stats["retry"]
 
 
-def test_permanent_error_fails_with_the_reason(db: psycopg.Connection, database_url: str, settings: Settings,
-                                               stub: Callable[..., tuple[Any, str]]) -> None:
+def test_permanent_error_fails_with_the_reason(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     order_id = make_order(db, addresses=["13900000001", phone(1)])
     with running(fast(settings, base), database_url):
@@ -245,24 +296,25 @@ def test_permanent_error_fails_with_the_reason(db: psycopg.Connection, database_
     assert per_number(gateway) == Counter({phone(1): 1})
 
 
-def test_a_delivery_still_failing_at_its_deadline_fails_with_the_reason(db: psycopg.Connection, database_url: str,
-                                                                        settings: Settings,
-                                                                        stub: Callable[..., tuple[Any, str]]) -> None:
+def test_a_delivery_still_failing_at_its_deadline_fails_with_the_reason(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub(error_5xx_rate=1.0)
     order_id = make_order(db, 3)
-    db.execute("UPDATE orders SET ack_deadline_s = 4 WHERE id = %s", (order_id,))     # 叫应 within 4 s
+    db.execute("UPDATE orders SET ack_deadline_s = 4 WHERE id = %s", (order_id,))  # 叫应 within 4 s
     with running(fast(settings, base, **RETRY), database_url) as dispatcher:
         assert wait_settled(db, order_id, timeout=30) == Counter(failed=3)
     for row in rows(db, order_id):
         assert row["last_error"].startswith("gave up at the 叫应 deadline after "), row["last_error"]
         assert row["last_error"].endswith("503 Service is unavailable. Please try again (Twilio 20503)")
-        assert (row["updated_at"] - row["created_at"]).total_seconds() >= 3.9    # tried until the deadline
+        assert (row["updated_at"] - row["created_at"]).total_seconds() >= 3.9  # tried until the deadline
         assert row["attempts"] > 3 and row["provider_id"] is None and row["sent_at"] is None
     assert gateway.messages == {} and dispatcher.stats["gave_up"] == 3
 
 
-def test_a_delivery_first_claimed_after_its_deadline_is_still_tried_once(db: psycopg.Connection,
-                                                                         database_url: str, settings: Settings) -> None:
+def test_a_delivery_first_claimed_after_its_deadline_is_still_tried_once(
+    db: psycopg.Connection, database_url: str, settings: Settings
+) -> None:
     """Nothing is lost unsent: a dispatcher that comes back after the deadline tries each row once."""
     order_id = make_order(db, 2)
     db.execute("UPDATE deliveries SET created_at = now() - interval '10 min' WHERE order_id = %s", (order_id,))
@@ -277,8 +329,9 @@ def test_a_delivery_first_claimed_after_its_deadline_is_still_tried_once(db: psy
         assert row["last_error"].startswith("gave up at the 叫应 deadline after 1 attempts: SMS gateway not reachable")
 
 
-def test_cancelled_order_is_not_sent(db: psycopg.Connection, database_url: str, settings: Settings,
-                                     stub: Callable[..., tuple[Any, str]]) -> None:
+def test_cancelled_order_is_not_sent(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     order_id = make_order(db, 4, status="cancelled")
     dispatcher = Dispatcher(fast(settings, base), database_url)
@@ -293,20 +346,27 @@ def test_cancelled_order_is_not_sent(db: psycopg.Connection, database_url: str, 
     assert gateway.messages == {}
 
 
-def test_in_doubt_delivery_is_reconciled_not_resent(db: psycopg.Connection, database_url: str, settings: Settings,
-                                                    stub: Callable[..., tuple[Any, str]]) -> None:
+def test_in_doubt_delivery_is_reconciled_not_resent(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     order_id = make_order(db, 3)
     first, second, third = rows(db, order_id)
     # A dispatcher died holding all three (kill -9): its lease ran out. It had got the first to the gateway.
-    accepted = httpx.post(f"{base}/2010-04-01/Accounts/{DEV_SMS_ACCOUNT_SID}/Messages.json",
-                          auth=(DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN),
-                          data={"To": first["address"], "From": "floodctl", "Body": first["body"]}).json()
-    db.execute("UPDATE deliveries SET state = 'sending', attempts = 1, lease_until = now() - interval '1 s', "
-               "next_attempt_at = now() - interval '1 s' WHERE order_id = %s", (order_id,))
+    accepted = httpx.post(
+        f"{base}/2010-04-01/Accounts/{DEV_SMS_ACCOUNT_SID}/Messages.json",
+        auth=(DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN),
+        data={"To": first["address"], "From": "floodctl", "Body": first["body"]},
+    ).json()
+    db.execute(
+        "UPDATE deliveries SET state = 'sending', attempts = 1, lease_until = now() - interval '1 s', "
+        "next_attempt_at = now() - interval '1 s' WHERE order_id = %s",
+        (order_id,),
+    )
     # ... and the third is in doubt from a read timeout, waiting for its next attempt.
-    db.execute("UPDATE deliveries SET state = 'pending', in_doubt = true, lease_until = NULL WHERE id = %s",
-               (third["id"],))
+    db.execute(
+        "UPDATE deliveries SET state = 'pending', in_doubt = true, lease_until = NULL WHERE id = %s", (third["id"],)
+    )
     reconciled = metric("reconciled")
     dispatcher = Dispatcher(fast(settings, base), database_url)
     try:
@@ -321,12 +381,16 @@ def test_in_doubt_delivery_is_reconciled_not_resent(db: psycopg.Connection, data
     assert metric("reconciled") - reconciled == 1
 
 
-def test_a_live_lease_is_respected(db: psycopg.Connection, database_url: str, settings: Settings,
-                                   stub: Callable[..., tuple[Any, str]]) -> None:
+def test_a_live_lease_is_respected(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub()
     order_id = make_order(db, 1)
-    db.execute("UPDATE deliveries SET state = 'sending', attempts = 1, lease_until = now() + interval '1 min', "
-               "next_attempt_at = now() - interval '1 s' WHERE order_id = %s", (order_id,))
+    db.execute(
+        "UPDATE deliveries SET state = 'sending', attempts = 1, lease_until = now() + interval '1 min', "
+        "next_attempt_at = now() - interval '1 s' WHERE order_id = %s",
+        (order_id,),
+    )
     dispatcher = Dispatcher(fast(settings, base), database_url)
     try:
         assert dispatcher.run_once() == 0
@@ -335,8 +399,9 @@ def test_a_live_lease_is_respected(db: psycopg.Connection, database_url: str, se
     assert gateway.messages == {} and states(db, order_id) == Counter(sending=1)
 
 
-def test_two_dispatchers_never_duplicate(db: psycopg.Connection, database_url: str, settings: Settings,
-                                         stub: Callable[..., tuple[Any, str]]) -> None:
+def test_two_dispatchers_never_duplicate(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub(latency_ms=5)
     order_id = make_order(db, 300)
     config = fast(settings, base)
@@ -347,19 +412,33 @@ def test_two_dispatchers_never_duplicate(db: psycopg.Connection, database_url: s
     assert one.stats["sent"] + two.stats["sent"] == 300
 
 
-def test_kill_9_mid_broadcast_sends_everything_exactly_once(db: psycopg.Connection, database_url: str,
-                                                            settings: Settings, broker: Any,
-                                                            stub: Callable[..., tuple[Any, str]],
-                                                            floodctl_process: Any) -> None:
+def test_kill_9_mid_broadcast_sends_everything_exactly_once(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    broker: Any,
+    stub: Callable[..., tuple[Any, str]],
+    floodctl_process: Any,
+) -> None:
     n = 150
     gateway, base = stub(latency_ms=30)
     order_id = make_order(db, n)
-    env = dict(os.environ, FLOOD_DATABASE_URL=database_url, FLOOD_MQTT_URL=broker.url, FLOOD_SMS_BASE_URL=base,
-               FLOOD_SMS_ACCOUNT_SID=DEV_SMS_ACCOUNT_SID, FLOOD_SMS_AUTH_TOKEN=DEV_SMS_AUTH_TOKEN,
-               FLOOD_SMS_RATE_PER_S="100", FLOOD_DISPATCH_LEASE_S="2", FLOOD_SMS_TIMEOUT_S="1",
-               FLOOD_DISPATCH_BACKOFF_S="0.1", FLOOD_DATA_DIR=str(settings.data_dir),
-               FLOOD_PUBLIC_URL=settings.public_url,
-               FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix, FLOOD_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        FLOOD_DATABASE_URL=database_url,
+        FLOOD_MQTT_URL=broker.url,
+        FLOOD_SMS_BASE_URL=base,
+        FLOOD_SMS_ACCOUNT_SID=DEV_SMS_ACCOUNT_SID,
+        FLOOD_SMS_AUTH_TOKEN=DEV_SMS_AUTH_TOKEN,
+        FLOOD_SMS_RATE_PER_S="100",
+        FLOOD_DISPATCH_LEASE_S="2",
+        FLOOD_SMS_TIMEOUT_S="1",
+        FLOOD_DISPATCH_BACKOFF_S="0.1",
+        FLOOD_DATA_DIR=str(settings.data_dir),
+        FLOOD_PUBLIC_URL=settings.public_url,
+        FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
+        FLOOD_LOG_LEVEL="WARNING",
+    )
     first = floodctl_process(["alerts", "--no-engine"], env).start()
     deadline = time.monotonic() + 30
     while len(gateway.messages) < n // 3:
@@ -378,21 +457,29 @@ def test_kill_9_mid_broadcast_sends_everything_exactly_once(db: psycopg.Connecti
     finally:
         assert second.stop() == 0
     assert_sent_exactly_once(db, order_id, gateway, n)
-    taken_over = db.execute("SELECT count(*) FROM deliveries WHERE order_id = %s AND attempts > 1",
-                            (order_id,)).fetchone()[0]  # type: ignore[index]
+    taken_over = db.execute(
+        "SELECT count(*) FROM deliveries WHERE order_id = %s AND attempts > 1", (order_id,)
+    ).fetchone()[0]  # type: ignore[index]
     assert taken_over >= held
 
 
 # --- drills ----------------------------------------------------------------------------------
 
-def test_drill_sms_without_marker_is_refused(db: psycopg.Connection, database_url: str, settings: Settings,
-                                             stub: Callable[..., tuple[Any, str]]) -> None:
+
+def test_drill_sms_without_marker_is_refused(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     live, live_base = stub()
     drill, drill_base = stub(account_sid=DRILL_SID, auth_token=DRILL_TOKEN)
     drill_id = new_drill(db)
     order_id = make_order(db, 2, drill_id=drill_id, body="台风红色预警（忘了演练标记）")
-    config = fast(settings, live_base, drill_sms_base_url=drill_base, drill_sms_account_sid=DRILL_SID,
-                  drill_sms_auth_token=SecretStr(DRILL_TOKEN))
+    config = fast(
+        settings,
+        live_base,
+        drill_sms_base_url=drill_base,
+        drill_sms_account_sid=DRILL_SID,
+        drill_sms_auth_token=SecretStr(DRILL_TOKEN),
+    )
     dispatcher = Dispatcher(config, database_url)
     try:
         dispatcher.run_once()
@@ -436,8 +523,9 @@ def devices(broker: Any) -> Iterator[Callable[..., VirtualDevices]]:
     started: list[VirtualDevices] = []
 
     def start(**options: Any) -> VirtualDevices:
-        dev = VirtualDevices(broker.url, client_id=f"test-devices-{uuid.uuid4().hex[:8]}", time_scale=0,
-                             **options).start()
+        dev = VirtualDevices(
+            broker.url, client_id=f"test-devices-{uuid.uuid4().hex[:8]}", time_scale=0, **options
+        ).start()
         started.append(dev)
         return dev
 
@@ -463,33 +551,44 @@ def full_dispatcher(settings: Settings, dsn: str) -> Iterator[None]:
 DEVICE_ROWS = [("led", d) for d in LEDS] + [("speaker", d) for d in SPEAKERS]
 
 
-def test_drill_goes_only_to_the_drill_gateway_and_drill_topics(db: psycopg.Connection, database_url: str,
-                                                              settings: Settings, broker: Any,
-                                                              stub: Callable[..., tuple[Any, str]],
-                                                              devices: Callable[..., VirtualDevices]) -> None:
+def test_drill_goes_only_to_the_drill_gateway_and_drill_topics(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    broker: Any,
+    stub: Callable[..., tuple[Any, str]],
+    devices: Callable[..., VirtualDevices],
+) -> None:
     live, live_base = stub()
     drill, drill_base = stub(account_sid=DRILL_SID, auth_token=DRILL_TOKEN)
     boards = devices()
-    live_spy = Spy(broker.url, ["flood/v1/led/#", "flood/v1/speaker/#"])
-    drill_spy = Spy(broker.url, ["flood/v1/drill/#"])
+    live_spy = Spy(broker.url, [f"{TOPIC_ROOT}/{kind}/#" for kind in DEVICE_KINDS])
+    drill_spy = Spy(broker.url, [f"{TOPIC_ROOT}/{DRILL_SEGMENT}/#"])
     drill_id = new_drill(db)
     order_id = make_order(db, 5, drill_id=drill_id, devices=DEVICE_ROWS)
-    config = fast(settings, live_base, drill_sms_base_url=drill_base, drill_sms_account_sid=DRILL_SID,
-                  drill_sms_auth_token=SecretStr(DRILL_TOKEN), mqtt_url=SecretStr(broker.url))
+    config = fast(
+        settings,
+        live_base,
+        drill_sms_base_url=drill_base,
+        drill_sms_account_sid=DRILL_SID,
+        drill_sms_auth_token=SecretStr(DRILL_TOKEN),
+        mqtt_url=SecretStr(broker.url),
+    )
     try:
         with full_dispatcher(config, database_url):
             assert wait_states(db, order_id, Counter(sent=5, acked=4)) == Counter(sent=5, acked=4)
         time.sleep(0.2)
         assert live.messages == {}
         assert per_number(drill) == Counter({phone(i): 1 for i in range(5)})
-        assert all(m["body"].startswith("【演练】") for m in drill.messages.values())
+        assert all(m["body"].startswith(DRILL_MARKER) for m in drill.messages.values())
         assert live_spy.topics() == []
         drill_topics = drill_spy.topics()
         assert sorted(t for t in drill_topics if t.endswith("/cmd")) == sorted(
-            f"flood/v1/drill/{kind}/{device}/cmd" for kind, device in DEVICE_ROWS)
+            device_topic(kind, device, drill=True) for kind, device in DEVICE_ROWS
+        )
         assert len([t for t in drill_topics if t.endswith("/ack")]) == 4
         assert all(p["drill_id"] == drill_id for _, p in drill_spy.messages)
-        assert boards.shown(LEDS[0]) == "【演练】紧急：台风红色预警，请立即转移"
+        assert boards.shown(LEDS[0]) == DRILL_MARKER + "紧急：台风红色预警，请立即转移"
         for row in rows(db, order_id):
             if row["channel"] != "sms":
                 assert row["provider_id"] == f"dlv-{row['id']}" and row["sent_at"] is not None
@@ -498,9 +597,14 @@ def test_drill_goes_only_to_the_drill_gateway_and_drill_topics(db: psycopg.Conne
         drill_spy.close()
 
 
-def test_live_device_commands_are_acked(db: psycopg.Connection, database_url: str, settings: Settings,
-                                        broker: Any, stub: Callable[..., tuple[Any, str]],
-                                        devices: Callable[..., VirtualDevices]) -> None:
+def test_live_device_commands_are_acked(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    broker: Any,
+    stub: Callable[..., tuple[Any, str]],
+    devices: Callable[..., VirtualDevices],
+) -> None:
     gateway, base = stub()
     boards = devices()
     order_id = make_order(db, 2, devices=DEVICE_ROWS)
@@ -514,9 +618,14 @@ def test_live_device_commands_are_acked(db: psycopg.Connection, database_url: st
     assert boards.history(SPEAKERS[0])[0].repeat == 2
 
 
-def test_device_failure_ack_fails_the_delivery(db: psycopg.Connection, database_url: str, settings: Settings,
-                                               broker: Any, stub: Callable[..., tuple[Any, str]],
-                                               devices: Callable[..., VirtualDevices]) -> None:
+def test_device_failure_ack_fails_the_delivery(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    broker: Any,
+    stub: Callable[..., tuple[Any, str]],
+    devices: Callable[..., VirtualDevices],
+) -> None:
     _, base = stub()
     devices(fail_rate=1.0)
     order_id = make_order(db, 0, devices=[("led", LEDS[0])])
@@ -524,7 +633,7 @@ def test_device_failure_ack_fails_the_delivery(db: psycopg.Connection, database_
         assert wait_states(db, order_id, Counter(failed=1)) == Counter(failed=1)
     [row] = rows(db, order_id)
     prefix = f"device {LEDS[0]}: "
-    assert row["last_error"].startswith(prefix) and row["last_error"][len(prefix):] in FAIL_REASONS["led"]
+    assert row["last_error"].startswith(prefix) and row["last_error"][len(prefix) :] in FAIL_REASONS["led"]
 
 
 def test_ack_listener_ignores_bad_acks(db: psycopg.Connection, database_url: str) -> None:
@@ -534,16 +643,20 @@ def test_ack_listener_ignores_bad_acks(db: psycopg.Connection, database_url: str
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-acks-{uuid.uuid4().hex[:8]}")
     listener = DeviceAckListener(client, database_url).start()
     try:
-        topic = f"flood/v1/led/{LEDS[0]}/ack"
+        topic = device_topic("led", LEDS[0], drill=False, leaf="ack")
         listener.handle(topic, b"\xff not json")
         listener.handle(topic, b'{"command_id": 42}')
-        listener.handle("flood/v1/led/x/y/z", b"{}")
+        listener.handle(f"{TOPIC_ROOT}/led/x/y/z", b"{}")
         listener.handle(topic, orjson.dumps({"command_id": f"dlv-{speaker['id']}", "status": "shown"}))  # wrong row
-        listener.handle(f"flood/v1/drill/led/{LEDS[0]}/ack",
-                        orjson.dumps({"command_id": f"dlv-{led['id']}", "status": "shown"}))   # wrong namespace
+        listener.handle(
+            device_topic("led", LEDS[0], drill=True, leaf="ack"),
+            orjson.dumps({"command_id": f"dlv-{led['id']}", "status": "shown"}),
+        )  # wrong namespace
         listener.handle(topic, orjson.dumps({"command_id": f"dlv-{led['id']}", "status": "shown", "reason": None}))
-        listener.handle(f"flood/v1/speaker/{SPEAKERS[0]}/ack",
-                        orjson.dumps({"command_id": f"dlv-{speaker['id']}", "status": "failed", "reason": "断电"}))
+        listener.handle(
+            device_topic("speaker", SPEAKERS[0], drill=False, leaf="ack"),
+            orjson.dumps({"command_id": f"dlv-{speaker['id']}", "status": "failed", "reason": "断电"}),
+        )
         assert listener.wait_idle(10)
     finally:
         listener.stop()
@@ -562,10 +675,10 @@ def test_token_bucket_paces_threads() -> None:
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    assert 0.35 <= elapsed < 1.0      # 20 tokens at 50/s, one at once: 19 waits of 20 ms
+    assert 0.35 <= elapsed < 1.0  # 20 tokens at 50/s, one at once: 19 waits of 20 ms
     stop = threading.Event()
     stop.set()
-    assert TokenBucket(0.5, burst=1.0).acquire(stop) is True       # the first token is there
+    assert TokenBucket(0.5, burst=1.0).acquire(stop) is True  # the first token is there
     slow = TokenBucket(0.5, burst=1.0)
     slow.acquire()
     assert slow.acquire(stop) is False
@@ -573,7 +686,7 @@ def test_token_bucket_paces_threads() -> None:
 
 # --- outages: retried until the 叫应 deadline, not a number of attempts -----------------------------------
 
-OUTAGE_S = 8.0     # longer than the old budget at this back-off (0.2 s doubling, 6 attempts: ≤ 7.4 s)
+OUTAGE_S = 8.0  # longer than the old budget at this back-off (0.2 s doubling, 6 attempts: ≤ 7.4 s)
 RETRY = {"dispatch_backoff_s": 0.2, "dispatch_backoff_max_s": 1.0}
 
 
@@ -582,46 +695,55 @@ def fail_gateway(gateway: Any, rate: float) -> None:
     gateway.config = replace(gateway.config, error_5xx_rate=rate)
 
 
-def test_a_gateway_outage_is_ridden_out_and_every_sms_sent_exactly_once(db: psycopg.Connection, database_url: str,
-                                                                         settings: Settings,
-                                                                         stub: Callable[..., tuple[Any, str]]) -> None:
+def test_a_gateway_outage_is_ridden_out_and_every_sms_sent_exactly_once(
+    db: psycopg.Connection, database_url: str, settings: Settings, stub: Callable[..., tuple[Any, str]]
+) -> None:
     gateway, base = stub(error_5xx_rate=1.0)
     order_id = make_order(db, 10)
     with running(fast(settings, base, **RETRY), database_url) as dispatcher:
         time.sleep(OUTAGE_S)
-        assert states(db, order_id) == Counter(pending=10) or not states(db, order_id)["failed"], \
+        assert states(db, order_id) == Counter(pending=10) or not states(db, order_id)["failed"], (
             f"deliveries gave up during a {OUTAGE_S:g} s outage: {states(db, order_id)}"
+        )
         fail_gateway(gateway, 0.0)
         assert wait_settled(db, order_id, timeout=30) == Counter(sent=10)
     assert_sent_exactly_once(db, order_id, gateway, 10)
-    assert min(r["attempts"] for r in rows(db, order_id)) > 6           # bounded by the deadline, not a count
+    assert min(r["attempts"] for r in rows(db, order_id)) > 6  # bounded by the deadline, not a count
     assert dispatcher.stats["retry"] >= 60 and dispatcher.stats["gave_up"] == 0
 
 
-def test_a_call_that_times_out_in_an_outage_escalates_and_reaches_the_deputy(db: psycopg.Connection,
-                                                                             database_url: str, settings: Settings,
-                                                                             stub: Callable[..., tuple[Any, str]],
-                                                                             ) -> None:
+def test_a_call_that_times_out_in_an_outage_escalates_and_reaches_the_deputy(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    stub: Callable[..., tuple[Any, str]],
+) -> None:
     """Through the real draft → approve → outbox path: the primary's SMS is retried until the town's 叫应
     deadline, then failed with the reason; the 叫应 timer escalates to the deputy, whose SMS goes out once
     the gateway is back."""
-    from alerts import orders
+    from alerts import callout, orders
 
     gateway, base = stub(error_5xx_rate=1.0)
     config = fast(settings, base, **RETRY)
     with db.transaction():
-        order_id = orders.draft(db, orders.OrderRequest(hazard="typhoon", level="red", towns=[TOWN], channels=["sms"],
-                                                        ack_deadline_s=4, resend_after_s=3600),
-                                actor="duty", settings=config)
+        order_id = orders.draft(
+            db,
+            orders.OrderRequest(
+                hazard="typhoon", level="red", towns=[TOWN], channels=["sms"], ack_deadline_s=4, resend_after_s=3600
+            ),
+            actor="duty",
+            settings=config,
+        )
         assert order_id is not None
         orders.approve(db, order_id, actor="chief", settings=config)
     with running(config, database_url):
         deadline = time.monotonic() + 20
-        while not db.execute("SELECT 1 FROM order_events WHERE order_id = %s AND kind = 'escalated'",
-                             (order_id,)).fetchone():
+        while not db.execute(
+            "SELECT 1 FROM order_events WHERE order_id = %s AND kind = 'escalated'", (order_id,)
+        ).fetchone():
             assert time.monotonic() < deadline, "the call did not escalate at its deadline"
             with db.transaction():
-                orders.callout_tick(db, config)
+                callout.callout_tick(db, config)
             time.sleep(0.2)
         fail_gateway(gateway, 0.0)
         calls = {r["recipient"]: r for r in rows(db, order_id)}
@@ -649,11 +771,13 @@ def own_broker() -> Iterator[tuple[Path, int, list[BrokerProcess]]]:
             process.stop()
 
 
-def test_a_broker_outage_is_ridden_out_and_each_board_gets_its_command(db: psycopg.Connection, database_url: str,
-                                                                       settings: Settings,
-                                                                       stub: Callable[..., tuple[Any, str]],
-                                                                       own_broker: tuple[Path, int, list[Any]],
-                                                                       ) -> None:
+def test_a_broker_outage_is_ridden_out_and_each_board_gets_its_command(
+    db: psycopg.Connection,
+    database_url: str,
+    settings: Settings,
+    stub: Callable[..., tuple[Any, str]],
+    own_broker: tuple[Path, int, list[Any]],
+) -> None:
     directory, port, brokers = own_broker
     _, base = stub()
     url = brokers[0].url
@@ -663,8 +787,9 @@ def test_a_broker_outage_is_ridden_out_and_each_board_gets_its_command(db: psyco
         brokers.pop().stop()
         order_id = make_order(db, 0, devices=[("led", d) for d in LEDS])
         time.sleep(OUTAGE_S)
-        assert not states(db, order_id)["failed"], f"device deliveries gave up in a broker outage: " \
-                                                   f"{states(db, order_id)}"
+        assert not states(db, order_id)["failed"], (
+            f"device deliveries gave up in a broker outage: {states(db, order_id)}"
+        )
         brokers.append(start_broker(directory, port=port))
         boards = VirtualDevices(url, client_id="test-devices-outage", time_scale=0).start()
         try:

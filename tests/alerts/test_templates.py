@@ -10,19 +10,17 @@ from pathlib import Path
 import pytest
 
 from alerts.templates import (
-    HAZARD_ZH,
-    HAZARDS,
     LED_MAX,
-    LEVELS,
     MSG_TYPES,
-    RESPONSE_LEVEL_ZH,
-    RESPONSE_LEVELS,
     SMS_MAX,
     SPEAKER_MAX,
     OrderText,
     render_order,
     suggest_response_level,
 )
+from floodctl.domain.hazards import HAZARD_ZH, HAZARDS
+from floodctl.domain.levels import LEVELS
+from floodctl.domain.response import RESPONSE_LEVEL_ZH, RESPONSE_LEVELS
 
 ROSTER = Path(__file__).resolve().parents[2] / "gis_data" / "roster.json"
 TOWNS = [t["town_name"] for t in json.loads(ROSTER.read_text(encoding="utf-8"))["towns"]]
@@ -44,9 +42,17 @@ def test_eighteen_towns_in_the_roster():
 
 
 def test_alert_text_realistic():
-    o = render_order(hazard="river_flood", level="orange", msg_type="alert", town_names=["大徐镇", "西周镇"],
-                     subject="大徐溪大徐站", observed="水位 3.62 m，超警戒 0.32 m", response_level="III",
-                     order_no=ORDER_NO, extra="请大徐镇重点关注杉木洋村")
+    o = render_order(
+        hazard="river_flood",
+        level="orange",
+        msg_type="alert",
+        town_names=["大徐镇", "西周镇"],
+        subject="大徐溪大徐站",
+        observed="水位 3.62 m，超警戒 0.32 m",
+        response_level="III",
+        order_no=ORDER_NO,
+        extra="请大徐镇重点关注杉木洋村",
+    )
     assert o.title_zh == "象山县防汛防台抗旱指挥部处警单：河道洪水橙色预警（大徐溪大徐站）"
     assert "大徐镇、西周镇防指：" in o.body_zh
     assert "大徐溪大徐站水位 3.62 m，超警戒 0.32 m，已达河道洪水橙色预警标准" in o.body_zh
@@ -60,16 +66,19 @@ def test_alert_text_realistic():
     assert "演练" not in o.body_zh + o.sms_zh + o.led_zh + o.speaker_zh
 
 
-@pytest.mark.parametrize(("hazard", "words"), [
-    ("river_flood", ["巡堤查险", "低洼地带", "转移"]),
-    ("reservoir", ["大坝巡查", "调度令", "泄洪", "下游人员转移准备"]),
-    ("storm_tide", ["海塘巡查", "渔船回港", "上岸"]),
-    ("rainstorm", ["山洪", "地质灾害隐患点", "转移"]),
-    ("typhoon", ["渔船进港避风", "撤离危险区域", "停止户外作业"]),
-    ("waterlogging", ["地下空间", "低洼路段", "封控"]),
-    ("seawall_breach", ["抢险", "危险区人员全部转移"]),
-    ("general", ["值班值守", "转移"]),
-])
+@pytest.mark.parametrize(
+    ("hazard", "words"),
+    [
+        ("river_flood", ["巡堤查险", "低洼地带", "转移"]),
+        ("reservoir", ["大坝巡查", "调度令", "泄洪", "下游人员转移准备"]),
+        ("storm_tide", ["海塘巡查", "渔船回港", "上岸"]),
+        ("rainstorm", ["山洪", "地质灾害隐患点", "转移"]),
+        ("typhoon", ["渔船进港避风", "撤离危险区域", "停止户外作业"]),
+        ("waterlogging", ["地下空间", "低洼路段", "封控"]),
+        ("seawall_breach", ["抢险", "危险区人员全部转移"]),
+        ("general", ["值班值守", "转移"]),
+    ],
+)
 def test_concrete_duties_per_hazard(hazard, words):
     o = render_order(hazard=hazard, level="red", msg_type="alert", town_names=["石浦镇"])
     for word in words:
@@ -103,8 +112,16 @@ def test_drill_prefix_on_every_text():
 
 
 def test_drill_prefix_survives_truncation():
-    o = render_order(hazard="typhoon", level="red", msg_type="alert", town_names=TOWNS, subject="台" * 400,
-                     observed="风" * 400, extra=LONG_TEXT, drill=True)
+    o = render_order(
+        hazard="typhoon",
+        level="red",
+        msg_type="alert",
+        town_names=TOWNS,
+        subject="台" * 400,
+        observed="风" * 400,
+        extra=LONG_TEXT,
+        drill=True,
+    )
     for field, limit in LIMITS.items():
         text = getattr(o, field)
         assert text.startswith("【演练】") and len(text) <= limit, field
@@ -112,31 +129,50 @@ def test_drill_prefix_survives_truncation():
 
 @pytest.mark.parametrize("drill", [False, True])
 def test_length_limits_with_all_eighteen_towns(drill):
-    long = dict(subject="象山港大目洋风暴潮监测站及周边沿海各潮位站", observed="潮位 4.85 m，超红色警戒潮位 0.35 m，"
-                "预计今晚天文大潮期间潮位继续上涨", extra=LONG_TEXT, order_no=ORDER_NO, response_level="I")
+    long = dict(
+        subject="象山港大目洋风暴潮监测站及周边沿海各潮位站",
+        observed="潮位 4.85 m，超红色警戒潮位 0.35 m，预计今晚天文大潮期间潮位继续上涨",
+        extra=LONG_TEXT,
+        order_no=ORDER_NO,
+        response_level="I",
+    )
     for town_names in (TOWNS, TOWNS[:1], []):
         for kwargs, o in all_variants(town_names=town_names, drill=drill, **long):
             for field, limit in LIMITS.items():
                 assert 0 < len(getattr(o, field)) <= limit, (kwargs["hazard"], kwargs["level"], field)
             if len(town_names) == 18:
-                assert "茅洋乡" in o.body_zh and "（共18个）" in o.body_zh     # the body keeps the full list
+                assert "茅洋乡" in o.body_zh and "（共18个）" in o.body_zh  # the body keeps the full list
                 assert "高塘岛乡" in o.body_en
 
 
 def test_town_list_abbreviated_when_needed():
-    o = render_order(hazard="storm_tide", level="red", msg_type="alert", town_names=TOWNS,
-                     subject="石浦港" * 10, observed="潮位 4.85 m，超红色警戒潮位 0.35 m", response_level="II",
-                     extra="请各地立即组织海塘外侧人员转移，渔船全部回港")
+    o = render_order(
+        hazard="storm_tide",
+        level="red",
+        msg_type="alert",
+        town_names=TOWNS,
+        subject="石浦港" * 10,
+        observed="潮位 4.85 m，超红色警戒潮位 0.35 m",
+        response_level="II",
+        extra="请各地立即组织海塘外侧人员转移，渔船全部回港",
+    )
     assert len(o.sms_zh) <= SMS_MAX
     assert "丹西街道等18个乡镇（街道）" in o.sms_zh and "茅洋乡" not in o.sms_zh
     short = render_order(hazard="storm_tide", level="blue", msg_type="alert", town_names=TOWNS)
-    assert "、".join(TOWNS) in short.sms_zh                                  # room enough: all listed
+    assert "、".join(TOWNS) in short.sms_zh  # room enough: all listed
 
 
 @pytest.mark.parametrize("msg_type", ["cancel", "allclear"])
 def test_cancel_and_allclear_name_the_earlier_order(msg_type):
-    o = render_order(hazard="river_flood", level="orange", msg_type=msg_type, town_names=["大徐镇"],
-                     response_level="III", order_no=ORDER_NO, drill=True)
+    o = render_order(
+        hazard="river_flood",
+        level="orange",
+        msg_type=msg_type,
+        town_names=["大徐镇"],
+        response_level="III",
+        order_no=ORDER_NO,
+        drill=True,
+    )
     for field in ("body_zh", "sms_zh", "body_en"):
         assert ORDER_NO in getattr(o, field), field
     if msg_type == "cancel":
@@ -158,24 +194,35 @@ def test_cancel_without_order_number():
 
 
 def test_update_carries_its_own_number():
-    o = render_order(hazard="reservoir", level="red", msg_type="update", town_names=["西周镇"],
-                     subject="仓岙水库", observed="库水位 31.20 m，超汛限 1.20 m", order_no="象防指〔2026〕43号",
-                     response_level="II", extra="（涉及象防指〔2026〕42号）")
+    o = render_order(
+        hazard="reservoir",
+        level="red",
+        msg_type="update",
+        town_names=["西周镇"],
+        subject="仓岙水库",
+        observed="库水位 31.20 m，超汛限 1.20 m",
+        order_no="象防指〔2026〕43号",
+        response_level="II",
+        extra="（涉及象防指〔2026〕42号）",
+    )
     assert "（更新）" in o.title_zh and "现将此前处警单内容更新如下" in o.body_zh
     assert "象防指〔2026〕43号" in o.body_zh and "象防指〔2026〕43号" in o.sms_zh
     assert "象防指〔2026〕42号" in o.body_zh and "象防指〔2026〕42号" in o.sms_zh
     assert "县防指当前为防汛Ⅱ级应急响应" in o.body_zh
 
 
-@pytest.mark.parametrize(("kwargs", "word"), [
-    (dict(hazard="tsunami"), "hazard"),
-    (dict(level="purple"), "level"),
-    (dict(msg_type="retract"), "msg_type"),
-    (dict(response_level="V"), "response_level"),
-    (dict(response_level="Ⅲ"), "response_level"),
-    (dict(town_names="石浦镇"), "town_names"),
-    (dict(town_names=["石浦镇", ""]), "town_names"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        (dict(hazard="tsunami"), "hazard"),
+        (dict(level="purple"), "level"),
+        (dict(msg_type="retract"), "msg_type"),
+        (dict(response_level="V"), "response_level"),
+        (dict(response_level="Ⅲ"), "response_level"),
+        (dict(town_names="石浦镇"), "town_names"),
+        (dict(town_names=["石浦镇", ""]), "town_names"),
+    ],
+)
 def test_unknown_values_raise(kwargs, word):
     base = dict(hazard="typhoon", level="red", msg_type="alert", town_names=["石浦镇"])
     base.update(kwargs)
@@ -195,22 +242,25 @@ RANK = {r: i for i, r in enumerate(RESPONSE_LEVELS)}
 PAIRS = [(h, lv) for h in HAZARDS for lv in LEVELS]
 
 
-@pytest.mark.parametrize(("warnings", "expected"), [
-    ([], "none"),
-    ([("river_flood", "blue")], "none"),
-    ([("rainstorm", "blue")] * 6, "none"),
-    ([("typhoon", "blue")], "IV"),
-    ([("river_flood", "yellow")], "IV"),
-    ([("reservoir", "orange")], "III"),
-    ([("river_flood", "red")], "III"),
-    ([("typhoon", "red")], "II"),
-    ([("storm_tide", "red")], "II"),
-    ([("rainstorm", "yellow")] * 5, "III"),
-    ([("river_flood", "orange"), ("reservoir", "orange"), ("rainstorm", "orange")], "II"),
-    ([("river_flood", "red")] * 3, "II"),
-    ([("river_flood", "red"), ("rainstorm", "red"), ("seawall_breach", "red")], "I"),
-    ([("typhoon", "red"), ("storm_tide", "red")], "I"),
-])
+@pytest.mark.parametrize(
+    ("warnings", "expected"),
+    [
+        ([], "none"),
+        ([("river_flood", "blue")], "none"),
+        ([("rainstorm", "blue")] * 6, "none"),
+        ([("typhoon", "blue")], "IV"),
+        ([("river_flood", "yellow")], "IV"),
+        ([("reservoir", "orange")], "III"),
+        ([("river_flood", "red")], "III"),
+        ([("typhoon", "red")], "II"),
+        ([("storm_tide", "red")], "II"),
+        ([("rainstorm", "yellow")] * 5, "III"),
+        ([("river_flood", "orange"), ("reservoir", "orange"), ("rainstorm", "orange")], "II"),
+        ([("river_flood", "red")] * 3, "II"),
+        ([("river_flood", "red"), ("rainstorm", "red"), ("seawall_breach", "red")], "I"),
+        ([("typhoon", "red"), ("storm_tide", "red")], "I"),
+    ],
+)
 def test_response_level_table(warnings, expected):
     assert suggest_response_level(warnings) == expected
     assert suggest_response_level(iter(warnings)) == expected
@@ -219,11 +269,11 @@ def test_response_level_table(warnings, expected):
 def test_response_level_is_monotone():
     def check(base):
         level = RANK[suggest_response_level(base)]
-        for pair in PAIRS:                                           # one more warning never lowers it
+        for pair in PAIRS:  # one more warning never lowers it
             assert RANK[suggest_response_level([*base, pair])] >= level, (base, pair)
-        for i, (hazard, colour) in enumerate(base):                  # a higher colour never lowers it
-            for higher in LEVELS[LEVELS.index(colour) + 1:]:
-                raised = [*base[:i], (hazard, higher), *base[i + 1:]]
+        for i, (hazard, colour) in enumerate(base):  # a higher colour never lowers it
+            for higher in LEVELS[LEVELS.index(colour) + 1 :]:
+                raised = [*base[:i], (hazard, higher), *base[i + 1 :]]
                 assert RANK[suggest_response_level(raised)] >= level, (base, raised)
 
     for size in range(3):

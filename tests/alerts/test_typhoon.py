@@ -12,16 +12,16 @@ import pytest
 from alerts.typhoon import (
     BEAUFORT_LOWER_MS,
     GUST_FACTOR,
-    StormFix,
     beaufort,
     estimate_rmw_km,
-    haversine_km,
     typhoon_signal,
     wind_at,
 )
+from floodctl.domain.geodesy import haversine_km
+from floodctl.domain.storms import StormFix
 
 CST = timezone(timedelta(hours=8))
-LAT, LON = 29.48, 121.87                     # Xiangshan county seat (丹城)
+LAT, LON = 29.48, 121.87  # Xiangshan county seat (丹城)
 IN_FA = Path(__file__).resolve().parents[2] / "simulators" / "data" / "typhoons" / "in-fa-2106.csv"
 T0 = datetime(2026, 8, 1, 8, tzinfo=CST).timestamp()
 H = 3600.0
@@ -37,8 +37,14 @@ def offset(lat: float, lon: float, east_km: float, north_km: float) -> tuple[flo
     return lat + north_km / 111.2, lon + east_km / (111.2 * math.cos(math.radians(lat)))
 
 
-def straight_track(start_km: float, end_km: float, speed_kmh: float = 20.0, vmax: float = 45.0,
-                   miss_km: float = 0.0, every_h: float = 6.0) -> list[StormFix]:
+def straight_track(
+    start_km: float,
+    end_km: float,
+    speed_kmh: float = 20.0,
+    vmax: float = 45.0,
+    miss_km: float = 0.0,
+    every_h: float = 6.0,
+) -> list[StormFix]:
     """A storm moving north-west along a straight line through (or miss_km beside) the county seat.
 
     Along-track coordinate s: -start_km (south-east, at T0) … +end_km (north-west); s = 0 at closest approach.
@@ -59,6 +65,7 @@ def straight_track(start_km: float, end_km: float, speed_kmh: float = 20.0, vmax
 
 # --- Beaufort and the profile ---------------------------------------------------------------------------
 
+
 def test_beaufort_boundaries():
     assert BEAUFORT_LOWER_MS[6:15] == (10.8, 13.9, 17.2, 20.8, 24.5, 28.5, 32.7, 37.0, 41.5)
     for force, bound in enumerate(BEAUFORT_LOWER_MS):
@@ -66,7 +73,7 @@ def test_beaufort_boundaries():
         if force:
             assert beaufort(bound - 0.01) == force - 1
     assert beaufort(0) == 0 and beaufort(10.79) == 5 and beaufort(32.7) == 12 and beaufort(41.49) == 13
-    assert beaufort(24.5 - 1e-12) == 10                                  # float noise on a bound
+    assert beaufort(24.5 - 1e-12) == 10  # float noise on a bound
     assert beaufort(80.0) == 17
     for bad in (-0.1, math.nan, math.inf):
         with pytest.raises(ValueError):
@@ -87,7 +94,7 @@ def test_wind_rises_to_the_eyewall_then_decreases_with_distance():
         mean, gust = wind_at(fix, lat, lon)
         assert gust == pytest.approx(GUST_FACTOR * mean)
         means.append(mean)
-    assert means[0] == 0.0                                               # calm eye
+    assert means[0] == 0.0  # calm eye
     assert means[:4] == sorted(means[:4]) and means[3] == pytest.approx(40.0, rel=0.01)
     assert means[3:] == sorted(means[3:], reverse=True) and means[-1] < 10.8
 
@@ -109,7 +116,7 @@ def test_r7_tunes_the_decay():
 
 def test_rmw_estimate():
     assert 15.0 <= estimate_rmw_km(45.0, 29.5) <= 100.0
-    assert estimate_rmw_km(60.0, 25.0) < estimate_rmw_km(25.0, 25.0)          # stronger → tighter
+    assert estimate_rmw_km(60.0, 25.0) < estimate_rmw_km(25.0, 25.0)  # stronger → tighter
     assert estimate_rmw_km(40.0, 25.0, pressure_hpa=930.0) < estimate_rmw_km(40.0, 25.0, pressure_hpa=990.0)
 
 
@@ -122,9 +129,10 @@ def test_wind_at_rejects_non_finite():
 
 # --- the signal --------------------------------------------------------------------------------------------
 
+
 def test_storm_heading_straight_at_the_county_seat():
     fixes = straight_track(start_km=1500.0, end_km=1200.0)
-    arrival = T0 + 1500.0 / 20.0 * H                                        # passes over the county seat
+    arrival = T0 + 1500.0 / 20.0 * H  # passes over the county seat
     seen: list[tuple[float, str | None]] = []
     now = T0
     while now <= fixes[-1].at + 12 * H:
@@ -137,7 +145,7 @@ def test_storm_heading_straight_at_the_county_seat():
     assert levels[:5] == [None, "blue", "yellow", "orange", "red"], levels
     assert levels[-1] is None
     peak = levels.index("red")
-    assert all(RANK[a] >= RANK[b] for a, b in zip(levels[peak:], levels[peak + 1:], strict=False)), levels
+    assert all(RANK[a] >= RANK[b] for a, b in zip(levels[peak:], levels[peak + 1 :], strict=False)), levels
     assert seen[peak][0] < arrival < seen[peak + 1][0]
     # an hour before red is first given, red-strength wind is already expected, but more than 6 h ahead
     just_before = typhoon_signal(fixes, LAT, LON, seen[peak][0] - H)
@@ -169,9 +177,11 @@ def test_storm_600_km_away_gives_no_signal():
 
 def test_horizon_rule_red_wind_ten_hours_ahead_gives_orange():
     start = offset(LAT, LON, 330.0, 0.0)
-    arrive = offset(LAT, LON, 30.0, 0.0)                                   # eyewall over the point at +10 h
-    fixes = [StormFix(at=T0, lat=start[0], lon=start[1], max_wind_ms=45.0, rmw_km=30.0),
-             StormFix(at=T0 + 10 * H, lat=arrive[0], lon=arrive[1], max_wind_ms=45.0, rmw_km=30.0, forecast=True)]
+    arrive = offset(LAT, LON, 30.0, 0.0)  # eyewall over the point at +10 h
+    fixes = [
+        StormFix(at=T0, lat=start[0], lon=start[1], max_wind_ms=45.0, rmw_km=30.0),
+        StormFix(at=T0 + 10 * H, lat=arrive[0], lon=arrive[1], max_wind_ms=45.0, rmw_km=30.0, forecast=True),
+    ]
     sig = typhoon_signal(fixes, LAT, LON, T0)
     assert sig.level == "orange"
     assert sig.peak_mean_ms >= 32.7 and sig.peak_at == pytest.approx(T0 + 10 * H)
@@ -181,7 +191,7 @@ def test_horizon_rule_red_wind_ten_hours_ahead_gives_orange():
 
 def test_nothing_is_extrapolated_beyond_the_last_fix():
     fixes = straight_track(start_km=1500.0, end_km=0.0)
-    cut = [f for f in fixes if f.at <= T0 + 36 * H]                        # ends 780 km away
+    cut = [f for f in fixes if f.at <= T0 + 36 * H]  # ends 780 km away
     assert typhoon_signal(cut, LAT, LON, T0 + 30 * H).level is None
     assert typhoon_signal(fixes, LAT, LON, T0 + 30 * H).level is not None
     stale = typhoon_signal(cut, LAT, LON, T0 + 40 * H)
@@ -206,15 +216,18 @@ def test_empty_and_unsorted_fixes():
     assert typhoon_signal([*fixes, moved], LAT, LON, now) == typhoon_signal(fixes, LAT, LON, now)
 
 
-@pytest.mark.parametrize("bad", [
-    dict(fixes=[StormFix(at=math.nan, lat=LAT, lon=LON, max_wind_ms=30.0)]),
-    dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=math.inf)]),
-    dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=30.0, rmw_km=math.nan)]),
-    dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=-1.0)]),
-    dict(now=math.nan),
-    dict(lat=math.inf),
-    dict(step_s=0),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(fixes=[StormFix(at=math.nan, lat=LAT, lon=LON, max_wind_ms=30.0)]),
+        dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=math.inf)]),
+        dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=30.0, rmw_km=math.nan)]),
+        dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON, max_wind_ms=-1.0)]),
+        dict(now=math.nan),
+        dict(lat=math.inf),
+        dict(step_s=0),
+    ],
+)
 def test_invalid_input_raises(bad):
     args = dict(fixes=[StormFix(at=T0, lat=LAT, lon=LON + 1, max_wind_ms=30.0)], lat=LAT, lon=LON, now=T0)
     args.update(bad)
@@ -226,14 +239,21 @@ def read_in_fa() -> list[StormFix]:
     with IN_FA.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert set(rows[0]) >= {"time_cst", "lat", "lon", "pres_hpa", "wind_ms"}
-    return [StormFix(at=datetime.strptime(r["time_cst"], "%Y-%m-%d %H:%M").replace(tzinfo=CST).timestamp(),
-                     lat=float(r["lat"]), lon=float(r["lon"]), max_wind_ms=float(r["wind_ms"]),
-                     pressure_hpa=float(r["pres_hpa"])) for r in rows]
+    return [
+        StormFix(
+            at=datetime.strptime(r["time_cst"], "%Y-%m-%d %H:%M").replace(tzinfo=CST).timestamp(),
+            lat=float(r["lat"]),
+            lon=float(r["lon"]),
+            max_wind_ms=float(r["wind_ms"]),
+            pressure_hpa=float(r["pres_hpa"]),
+        )
+        for r in rows
+    ]
 
 
 def test_in_fa_2021_at_the_county_seat():
     fixes = read_in_fa()
-    landfall = ts(2021, 7, 25, 12, 30)                                      # Putuo, Zhoushan
+    landfall = ts(2021, 7, 25, 12, 30)  # Putuo, Zhoushan
     levels = [typhoon_signal(fixes, LAT, LON, landfall - k * H).level for k in range(0, 25)]
     assert max(RANK[lv] for lv in levels) >= RANK["yellow"], levels
     assert typhoon_signal(fixes, LAT, LON, landfall - 24 * H).level is not None

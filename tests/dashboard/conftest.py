@@ -29,7 +29,9 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]"})
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about", "chrome-error"})
 CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
     "--disable-dev-shm-usage",
 ]
 
@@ -88,13 +90,16 @@ def _artifact_path(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def page(browser: Any, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Any]:
     marker = request.node.get_closest_marker("browser_context")
-    options: dict[str, Any] = {"viewport": {"width": 1280, "height": 860}, "locale": "zh-CN",
-                               "timezone_id": "Asia/Shanghai"}
+    options: dict[str, Any] = {
+        "viewport": {"width": 1280, "height": 860},
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+    }
     if marker is not None:
         options.update(marker.kwargs)
     context = browser.new_context(**options)
 
-    def guard(route: Any) -> None:     # nothing but loopback leaves the browser, even an IP literal
+    def guard(route: Any) -> None:  # nothing but loopback leaves the browser, even an IP literal
         if is_local(route.request.url):
             route.continue_()
         else:

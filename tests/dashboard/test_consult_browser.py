@@ -27,12 +27,12 @@ from floodctl.core.settings import Settings
 
 PASSWORD = "wall consult password"
 ACCOUNTS = {"chief": ("commander",), "duty": ("duty_officer",), "guest": ("viewer",)}
-TOWN = "330225001"                 # 丹西街道
-RIVER = "70101001"                 # 西溪丹西水位站
+TOWN = "330225001"  # 丹西街道
+RIVER = "70101001"  # 西溪丹西水位站
 DRILL = 7
 LOAD_TIMEOUT_MS = 30_000
-WALL_FOLLOWS_MS = 5_000            # the wall shows a decision within this (its pulse is 1 s)
-STEP_MS = 10_000                   # one action through the API and the drawer's reload
+WALL_FOLLOWS_MS = 5_000  # the wall shows a decision within this (its pulse is 1 s)
+STEP_MS = 10_000  # one action through the API and the drawer's reload
 # What Chromium logs for a fetch answered 401 or 403: the only console errors a refusal may cause.
 REFUSED = re.compile(r"^Failed to load resource: the server responded with a status of 40[13]")
 
@@ -52,8 +52,9 @@ def consult_ui_database_url(clone_database: Callable[[str], AbstractContextManag
 
 @pytest.fixture(scope="module")
 def consult_ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("var"), ingest_metrics_port=0, timezone="Asia/Shanghai",
-                    _env_file=None)
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("var"), ingest_metrics_port=0, timezone="Asia/Shanghai", _env_file=None
+    )
 
 
 # Module-scoped, so it is up before and down after every test's `page` (whose teardown checks the console).
@@ -71,9 +72,21 @@ def db(consult_ui_database_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(autouse=True)
 def clean(db: psycopg.Connection) -> None:
-    for table in ("consultation_decisions", "consultation_snapshots", "consultation_attendees", "consultations",
-                  "deliveries", "ack_links", "order_events", "order_towns", "order_warnings", "orders",
-                  "warning_events", "warnings", "response_levels"):
+    for table in (
+        "consultation_decisions",
+        "consultation_snapshots",
+        "consultation_attendees",
+        "consultations",
+        "deliveries",
+        "ack_links",
+        "order_events",
+        "order_towns",
+        "order_warnings",
+        "orders",
+        "warning_events",
+        "warnings",
+        "response_levels",
+    ):
         db.execute(f"DELETE FROM {table}")
     db.execute("DELETE FROM drills WHERE id <> 0")
 
@@ -85,16 +98,20 @@ def add_warning(db: psycopg.Connection, drill: int = 0) -> int:
         "raised_at, last_seen, value, threshold, message_zh, message_en) VALUES ('river-level', %s, 'station', %s, "
         "%s, 'flood', 'river_flood', 'active', 'orange', %s, %s, 18.9, 18.57, '西溪丹西水位站超警戒水位0.33米', "
         "'Xixi Danxi above warning level by 0.33 m') RETURNING id",
-        (RIVER, TOWN, drill, now - timedelta(minutes=10), now)).fetchone()
+        (RIVER, TOWN, drill, now - timedelta(minutes=10), now),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
 def draft_order(database_url: str, settings: Settings, drill: int = 0) -> int:
     with psycopg.connect(database_url) as conn:
-        order_id = orders.draft(conn, orders.OrderRequest(hazard="typhoon", towns=[TOWN], level="orange",
-                                                          drill_id=drill, channels=["sms"]),
-                                actor="duty", settings=settings)
+        order_id = orders.draft(
+            conn,
+            orders.OrderRequest(hazard="typhoon", towns=[TOWN], level="orange", drill_id=drill, channels=["sms"]),
+            actor="duty",
+            settings=settings,
+        )
     assert order_id is not None
     return order_id
 
@@ -102,8 +119,9 @@ def draft_order(database_url: str, settings: Settings, drill: int = 0) -> int:
 def open_wall(page: Any, url: str) -> None:
     page.goto(url)
     # The scope line is written by the drawer's clientside callback: Dash has rendered and the script runs.
-    page.wait_for_function("document.getElementById('wall-consult-scope')?.textContent.length > 0",
-                           timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.getElementById('wall-consult-scope')?.textContent.length > 0", timeout=LOAD_TIMEOUT_MS
+    )
 
 
 def log_in(page: Any, name: str, password: str = PASSWORD) -> None:
@@ -119,8 +137,9 @@ def text_of(page: Any, selector: str) -> str:
 
 
 def wait_text(page: Any, selector: str, text: str, timeout: int = STEP_MS) -> None:
-    page.wait_for_function("([s, x]) => (document.querySelector(s)?.textContent || '').includes(x)",
-                           arg=[selector, text], timeout=timeout)
+    page.wait_for_function(
+        "([s, x]) => (document.querySelector(s)?.textContent || '').includes(x)", arg=[selector, text], timeout=timeout
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,8 +147,13 @@ def wait_text(page: Any, selector: str, text: str, timeout: int = STEP_MS) -> No
 
 
 def test_a_commander_runs_a_consultation_and_the_wall_follows(
-        wall_url: str, page: Any, page_log: Any, db: psycopg.Connection, consult_ui_database_url: str,
-        consult_ui_settings: Settings) -> None:
+    wall_url: str,
+    page: Any,
+    page_log: Any,
+    db: psycopg.Connection,
+    consult_ui_database_url: str,
+    consult_ui_settings: Settings,
+) -> None:
     order_id = draft_order(consult_ui_database_url, consult_ui_settings)
     open_wall(page, wall_url + "/wall/")
     assert not page.locator("#wall-consult").is_visible()
@@ -154,7 +178,7 @@ def test_a_commander_runs_a_consultation_and_the_wall_follows(
 
     page.fill("#wall-consult-attendee-name", "王水利")
     page.fill("#wall-consult-attendee-unit", "县水利局")
-    page.press("#wall-consult-attendee-unit", "Enter")                 # Enter submits the little form
+    page.press("#wall-consult-attendee-unit", "Enter")  # Enter submits the little form
     wait_text(page, "#wall-consult-attendees", "王水利")
     assert "县水利局" in text_of(page, "#wall-consult-attendees .wc-attendee")
     assert page.input_value("#wall-consult-attendee-name") == ""
@@ -175,8 +199,9 @@ def test_a_commander_runs_a_consultation_and_the_wall_follows(
     approve.wait_for(timeout=STEP_MS)
     clicked = time.monotonic()
     approve.click()
-    page.wait_for_selector(f"#wall-orders .o-card[data-id='{order_id}'][data-status='approved']",
-                           timeout=WALL_FOLLOWS_MS)
+    page.wait_for_selector(
+        f"#wall-orders .o-card[data-id='{order_id}'][data-status='approved']", timeout=WALL_FOLLOWS_MS
+    )
     print(f"the order card showed approved {time.monotonic() - clicked:.2f} s after the click")
     wait_text(page, "#wall-consult-orders", t("zh", "no_orders"))
     wait_text(page, "#wall-consult-decisions li[data-kind='approve_order']", "批准指令")
@@ -184,7 +209,7 @@ def test_a_commander_runs_a_consultation_and_the_wall_follows(
     hostile = "<img src=x onerror=alert(1)> 请各乡镇20时前完成转移"
     page.fill("#wall-consult-note", hostile)
     page.click("#wall-consult-note-submit")
-    wait_text(page, "#wall-consult-decisions li[data-kind='note']", hostile)   # shown as typed, inert
+    wait_text(page, "#wall-consult-decisions li[data-kind='note']", hostile)  # shown as typed, inert
     assert page.locator("#wall-consult img").count() == 0
 
     with page.context.expect_page() as opened:
@@ -220,8 +245,10 @@ def test_a_commander_runs_a_consultation_and_the_wall_follows(
     assert [row[1:] for row in consultation] == [("closed", "chief", "chief", 0)]
     kinds = db.execute("SELECT kind, decided_by FROM consultation_decisions ORDER BY id").fetchall()
     assert kinds == [("response_level", "chief"), ("approve_order", "chief"), ("note", "chief")]
-    assert db.execute("SELECT status, approved_by FROM orders WHERE id = %s", (order_id,)).fetchone() == \
-        ("approved", "chief")
+    assert db.execute("SELECT status, approved_by FROM orders WHERE id = %s", (order_id,)).fetchone() == (
+        "approved",
+        "chief",
+    )
     assert db.execute("SELECT count(*) FROM consultation_snapshots").fetchone() == (1,)
 
     # The language toggle relabels the drawer too, and the page says which language it is in.
@@ -244,7 +271,8 @@ def test_a_commander_runs_a_consultation_and_the_wall_follows(
 
 
 def test_a_duty_officer_acknowledges_a_warning_on_a_drills_wall(
-        wall_url: str, page: Any, db: psycopg.Connection) -> None:
+    wall_url: str, page: Any, db: psycopg.Connection
+) -> None:
     db.execute("INSERT INTO drills (id, name, scenario) VALUES (%s, '烟花 replay', 'in-fa-2106')", (DRILL,))
     warning_id = add_warning(db, drill=DRILL)
     row = f"#wall-warnings .w-row[data-id='{warning_id}']"
@@ -280,7 +308,7 @@ def test_a_duty_officer_acknowledges_a_warning_on_a_drills_wall(
 # refusals: the API's message, in the drawer
 
 
-@pytest.mark.allow_console_errors          # Chromium logs each 401/403 answer; checked below to be only those
+@pytest.mark.allow_console_errors  # Chromium logs each 401/403 answer; checked below to be only those
 def test_refusals_show_the_apis_message(wall_url: str, page: Any, page_log: Any, db: psycopg.Connection) -> None:
     add_warning(db)
     open_wall(page, wall_url + "/wall/")

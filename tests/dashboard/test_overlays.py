@@ -22,10 +22,10 @@ from dashboard.overlays import (
 )
 from dashboard.situation_map import export_map
 from floodctl.core.errors import BadRequest
+from floodctl.domain.geodesy import EARTH_RADIUS_KM, haversine_km
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2021, 7, 25, tzinfo=UTC)
-EARTH_RADIUS_KM = 6371.0
 LOAD_TIMEOUT_MS = 30_000
 ASSETS = Path(__file__).resolve().parents[2] / "dashboard" / "assets"
 # Three fixes 6 h apart, then one past the 72 h forecast horizon of T0 + 3 h.
@@ -39,16 +39,26 @@ CAMERA_CODE = "CAM-70601001"
 LED, SPEAKER, IDLE_LED = "LED-330225001201-1", "SPK-330225001201-1", "LED-330225001202-1"
 
 
+def scalar(row: tuple[Any, ...] | None) -> Any:
+    """The one value of a row the test knows is there."""
+    assert row is not None
+    return row[0]
+
+
 def new_drill(db: psycopg.Connection, name: str = "overlay test") -> int:
-    return int(db.execute("INSERT INTO drills (name, scenario) VALUES (%s, 'synthetic') RETURNING id",
-                          (name,)).fetchone()[0])
+    return int(
+        scalar(
+            db.execute("INSERT INTO drills (name, scenario) VALUES (%s, 'synthetic') RETURNING id", (name,)).fetchone()
+        )
+    )
 
 
 def add_fixes(db: psycopg.Connection, drill: int, storm: str = "测试台风", start: datetime = T0) -> None:
     db.cursor().executemany(
         "INSERT INTO storm_fixes (drill_id, storm, at, lat, lon, max_wind_ms, pressure_hpa, r7_km, r10_km, r12_km) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [(drill, storm, start + timedelta(hours=h), *rest) for h, *rest in FIXES])
+        [(drill, storm, start + timedelta(hours=h), *rest) for h, *rest in FIXES],
+    )
 
 
 def by_role(collection: dict[str, Any], role: str) -> list[dict[str, Any]]:
@@ -60,16 +70,16 @@ def ring_area_km2(ring: list[list[float]]) -> float:
     total = 0.0
     for (lon1, lat1), (lon2, lat2) in zip(ring, ring[1:], strict=False):
         total += math.radians(lon2 - lon1) * (2 + math.sin(math.radians(lat1)) + math.sin(math.radians(lat2)))
-    return abs(total) * EARTH_RADIUS_KM ** 2 / 2
+    return abs(total) * EARTH_RADIUS_KM**2 / 2
 
 
 def km(a: list[float], b: list[float]) -> float:
-    p1, p2 = math.radians(a[1]), math.radians(b[1])
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b[0] - a[0]) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+    """Great-circle distance of two [lon, lat] points."""
+    return haversine_km(a[1], a[0], b[1], b[0])
 
 
 # --- storm ------------------------------------------------------------------------------------------
+
 
 def test_storm_as_of_t_past_position_forecast_and_radii(db: psycopg.Connection) -> None:
     drill = new_drill(db)
@@ -92,7 +102,10 @@ def test_storm_as_of_t_past_position_forecast_and_radii(db: psycopg.Connection) 
     assert forecast["geometry"]["coordinates"] == [[124.5, 27.5], [124.0, 28.0], [123.0, 29.0]]
     fixes = by_role(storm, "fix")
     assert [(f["properties"]["phase"], datetime.fromisoformat(f["properties"]["time"])) for f in fixes] == [
-        ("past", T0), ("forecast", T0 + timedelta(hours=6)), ("forecast", T0 + timedelta(hours=12))]
+        ("past", T0),
+        ("forecast", T0 + timedelta(hours=6)),
+        ("forecast", T0 + timedelta(hours=12)),
+    ]
     assert fixes[1]["properties"]["grade"] == "强台风" and fixes[2]["properties"]["grade"] == "台风"
     assert fixes[0]["properties"]["pressure_hpa"] == 960.0 and fixes[0]["properties"]["r12_km"] == 60.0
 
@@ -103,7 +116,7 @@ def test_storm_as_of_t_past_position_forecast_and_radii(db: psycopg.Connection) 
         ring = feature["geometry"]["coordinates"][0]
         assert feature["geometry"]["type"] == "Polygon" and len(ring) == 73 and ring[0] == ring[-1]
         assert all(km([124.5, 27.5], point) == pytest.approx(radius, rel=0.002) for point in ring)
-        assert ring_area_km2(ring) == pytest.approx(math.pi * radius ** 2, rel=0.01)
+        assert ring_area_km2(ring) == pytest.approx(math.pi * radius**2, rel=0.01)
     # Drawn bottom to top: circles, tracks, fixes, the position last.
     roles = [f["properties"]["role"] for f in storm["features"]]
     assert roles == ["radius", "radius", "past", "forecast", "fix", "fix", "fix", "position"]
@@ -115,7 +128,7 @@ def test_storm_at_a_fix_and_outside_the_track(db: psycopg.Connection) -> None:
     at_fix = overlay_data(db, drill, T0 + timedelta(hours=6))["storm"]
     [position] = by_role(at_fix, "position")
     assert position["geometry"]["coordinates"] == [124.0, 28.0] and position["properties"]["r7_km"] == 260.0
-    assert len(by_role(at_fix, "past")[0]["geometry"]["coordinates"]) == 2        # no duplicate vertex
+    assert len(by_role(at_fix, "past")[0]["geometry"]["coordinates"]) == 2  # no duplicate vertex
     # Before the first fix: only a forecast, no position and so no circles.
     before = overlay_data(db, drill, T0 - timedelta(hours=2))["storm"]
     assert not by_role(before, "position") and not by_role(before, "radius") and not by_role(before, "past")
@@ -140,8 +153,8 @@ def test_circle_is_round_and_closed() -> None:
     ring = circle(29.4, 121.9, 300.0)
     assert len(ring) == 73 and ring[0] == ring[-1]
     assert max(point[1] for point in ring) == pytest.approx(29.4 + math.degrees(300.0 / EARTH_RADIUS_KM), abs=1e-4)
-    assert ring_area_km2(ring) == pytest.approx(math.pi * 300.0 ** 2, rel=0.01)
-    assert ring_area_km2(circle(60.0, 10.0, 50.0)) == pytest.approx(math.pi * 50.0 ** 2, rel=0.01)
+    assert ring_area_km2(ring) == pytest.approx(math.pi * 300.0**2, rel=0.01)
+    assert ring_area_km2(circle(60.0, 10.0, 50.0)) == pytest.approx(math.pi * 50.0**2, rel=0.01)
 
 
 def test_times_must_carry_a_zone(db: psycopg.Connection) -> None:
@@ -153,14 +166,26 @@ def test_times_must_carry_a_zone(db: psycopg.Connection) -> None:
 
 # --- cameras ----------------------------------------------------------------------------------------
 
+
 def camera_station(db: psycopg.Connection) -> int:
-    return int(db.execute("SELECT id FROM stations WHERE code = '70601001'").fetchone()[0])
+    return int(scalar(db.execute("SELECT id FROM stations WHERE code = '70601001'").fetchone()))
 
 
-def add_video(db: psycopg.Connection, station: int, drill: int, ts: datetime, online: bool, snapshot: str | None,
-              event: str | None = None, camera: str = "70601001-CAM1") -> None:
-    db.execute("INSERT INTO video_events (station_id, camera, ts, online, snapshot_url, stream_url, event, drill_id) "
-               "VALUES (%s, %s, %s, %s, %s, NULL, %s, %s)", (station, camera, ts, online, snapshot, event, drill))
+def add_video(
+    db: psycopg.Connection,
+    station: int,
+    drill: int,
+    ts: datetime,
+    online: bool,
+    snapshot: str | None,
+    event: str | None = None,
+    camera: str = "70601001-CAM1",
+) -> None:
+    db.execute(
+        "INSERT INTO video_events (station_id, camera, ts, online, snapshot_url, stream_url, event, drill_id) "
+        "VALUES (%s, %s, %s, %s, %s, NULL, %s, %s)",
+        (station, camera, ts, online, snapshot, event, drill),
+    )
 
 
 def test_cameras_newest_report_at_or_before_t(db: psycopg.Connection) -> None:
@@ -168,17 +193,21 @@ def test_cameras_newest_report_at_or_before_t(db: psycopg.Connection) -> None:
     station = camera_station(db)
     at = T0 + timedelta(hours=3)
     add_video(db, station, drill, at - timedelta(hours=2), True, "http://127.0.0.1/cameras/old.jpg")
-    add_video(db, station, drill, at - timedelta(minutes=30), False, "https://cams.county.example/7060/now.jpg",
-              "overtopping")
+    add_video(
+        db, station, drill, at - timedelta(minutes=30), False, "https://cams.county.example/7060/now.jpg", "overtopping"
+    )
     add_video(db, station, drill, at + timedelta(minutes=30), True, "http://127.0.0.1/cameras/later.jpg")
     add_video(db, station, 0, at - timedelta(minutes=10), True, "http://127.0.0.1/cameras/live.jpg")
 
     cameras = overlay_data(db, drill, at)["cameras"]["features"]
-    assert len(cameras) == 20                          # one per camera of the sample county's layer
+    assert len(cameras) == 20  # one per camera of the sample county's layer
     camera = next(f for f in cameras if f["properties"]["code"] == CAMERA_CODE)
     p = camera["properties"]
-    assert (p["online"], p["event"], p["snapshot_url"]) == (False, "overtopping",
-                                                            "https://cams.county.example/7060/now.jpg")
+    assert (p["online"], p["event"], p["snapshot_url"]) == (
+        False,
+        "overtopping",
+        "https://cams.county.example/7060/now.jpg",
+    )
     assert datetime.fromisoformat(p["ts"]) == at - timedelta(minutes=30)
     assert p["station"] == "70601001" and p["name"] == "梅洋易涝点视频监控" and p["station_name"]
     assert camera["geometry"]["coordinates"] == [121.85852, 29.44174]
@@ -201,11 +230,26 @@ def test_only_http_snapshot_urls_pass(db: psycopg.Connection) -> None:
     drill = new_drill(db)
     station = camera_station(db)
     add_video(db, station, drill, T0, True, "javascript:alert(1)")
-    p = next(f["properties"] for f in overlay_data(db, drill, T0)["cameras"]["features"]
-             if f["properties"]["code"] == CAMERA_CODE)
+    p = next(
+        f["properties"]
+        for f in overlay_data(db, drill, T0)["cameras"]["features"]
+        if f["properties"]["code"] == CAMERA_CODE
+    )
     assert p["snapshot_url"] == "http://127.0.0.1/cameras/70601001/CAM01.jpg", "the bad URL gives way to the layer's"
-    for bad in ("javascript:alert(1)", "data:text/html,<b>x</b>", "ftp://host/x.jpg", "//host/x.jpg", "/x.jpg",
-                "http://", "http://host/a b.jpg", 'http://host/x.jpg"onmouseover="x', "vbscript:x", None, 42, ""):
+    for bad in (
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "ftp://host/x.jpg",
+        "//host/x.jpg",
+        "/x.jpg",
+        "http://",
+        "http://host/a b.jpg",
+        'http://host/x.jpg"onmouseover="x',
+        "vbscript:x",
+        None,
+        42,
+        "",
+    ):
         assert safe_url(bad) is None, bad
     for good in ("http://127.0.0.1/cameras/1.jpg", "HTTPS://cams.example.org:8443/snap?id=3&size=l"):
         assert safe_url(good) == good
@@ -214,10 +258,16 @@ def test_only_http_snapshot_urls_pass(db: psycopg.Connection) -> None:
 def test_a_camera_id_picks_its_reports_when_a_station_has_several(db: psycopg.Connection) -> None:
     drill = new_drill(db)
     station = camera_station(db)
-    second = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.86, 29.44]},
-              "properties": {"code": "CAM-70601001-2", "camera": "CAM02", "station": "70601001", "name": "第二路"}}
-    db.execute("UPDATE layers SET geojson = jsonb_set(geojson, '{features}', (geojson -> 'features') || %s) "
-               "WHERE name = 'cameras'", (Jsonb([second]),))
+    second = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [121.86, 29.44]},
+        "properties": {"code": "CAM-70601001-2", "camera": "CAM02", "station": "70601001", "name": "第二路"},
+    }
+    db.execute(
+        "UPDATE layers SET geojson = jsonb_set(geojson, '{features}', (geojson -> 'features') || %s) "
+        "WHERE name = 'cameras'",
+        (Jsonb([second]),),
+    )
     add_video(db, station, drill, T0 - timedelta(minutes=20), False, None, camera="CAM01")
     add_video(db, station, drill, T0 - timedelta(minutes=10), True, None, "water_over_marker", camera="CAM02")
     features = {f["properties"]["code"]: f["properties"] for f in overlay_data(db, drill, T0)["cameras"]["features"]}
@@ -227,20 +277,40 @@ def test_a_camera_id_picks_its_reports_when_a_station_has_several(db: psycopg.Co
 
 # --- LED boards and loudspeakers --------------------------------------------------------------------
 
+
 def add_order(db: psycopg.Connection, drill: int, number: str) -> int:
-    return int(db.execute(
-        "INSERT INTO orders (drill_id, msg_type, status, hazard, level, order_no, title_zh, body_zh, title_en, "
-        "body_en, sms_zh, led_zh, speaker_zh, towns, source, drafted_by, approved_by, approved_at, ack_deadline_s, "
-        "resend_after_s) VALUES (%s, 'alert', 'approved', 'typhoon', 'orange', %s, '防台紧急通知', '正文', "
-        "'Typhoon notice', 'body', '短信', 'LED文字', '广播文字', '{330225001}', 'officer', 'duty', 'chief', now(), "
-        "300, 120) RETURNING id", (drill, number)).fetchone()[0])
+    return int(
+        scalar(
+            db.execute(
+                "INSERT INTO orders (drill_id, msg_type, status, hazard, level, order_no, title_zh, body_zh, title_en, "
+                "body_en, sms_zh, led_zh, speaker_zh, towns, source, drafted_by, approved_by, approved_at, "
+                "ack_deadline_s, resend_after_s) VALUES (%s, 'alert', 'approved', 'typhoon', 'orange', %s, "
+                "'防台紧急通知', '正文', "
+                "'Typhoon notice', 'body', '短信', 'LED文字', '广播文字', '{330225001}', 'officer', 'duty', 'chief', "
+                "now(), 300, 120) RETURNING id",
+                (drill, number),
+            ).fetchone()
+        )
+    )
 
 
-def add_delivery(db: psycopg.Connection, order: int, drill: int, channel: str, device: str, state: str,
-                 created: datetime, sent: datetime | None, updated: datetime, body: str = "请立即转移") -> None:
-    db.execute("INSERT INTO deliveries (order_id, drill_id, town_code, recipient, channel, address, body, state, "
-               "created_at, sent_at, updated_at) VALUES (%s, %s, '330225001', %s, %s, %s, %s, %s, %s, %s, %s)",
-               (order, drill, device, channel, device, body, state, created, sent, updated))
+def add_delivery(
+    db: psycopg.Connection,
+    order: int,
+    drill: int,
+    channel: str,
+    device: str,
+    state: str,
+    created: datetime,
+    sent: datetime | None,
+    updated: datetime,
+    body: str = "请立即转移",
+) -> None:
+    db.execute(
+        "INSERT INTO deliveries (order_id, drill_id, town_code, recipient, channel, address, body, state, "
+        "created_at, sent_at, updated_at) VALUES (%s, %s, '330225001', %s, %s, %s, %s, %s, %s, %s, %s)",
+        (order, drill, device, channel, device, body, state, created, sent, updated),
+    )
 
 
 def devices_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -250,18 +320,29 @@ def devices_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_devices_show_their_last_command(db: psycopg.Connection) -> None:
     drill = new_drill(db)
     first, second = add_order(db, drill, "象防指〔2021〕7号"), add_order(db, drill, "象防指〔2021〕8号")
-    w = datetime(2026, 5, 1, 8, tzinfo=UTC)      # wall clock
+    w = datetime(2026, 5, 1, 8, tzinfo=UTC)  # wall clock
     add_delivery(db, first, drill, "led", LED, "acked", w, w + timedelta(seconds=2), w + timedelta(seconds=5))
-    add_delivery(db, second, drill, "led", LED, "failed", w + timedelta(minutes=10), None,
-                 w + timedelta(minutes=11), body="第二条")
-    add_delivery(db, second, drill, "speaker", SPEAKER, "pending", w + timedelta(minutes=10), None,
-                 w + timedelta(minutes=10))
+    add_delivery(
+        db,
+        second,
+        drill,
+        "led",
+        LED,
+        "failed",
+        w + timedelta(minutes=10),
+        None,
+        w + timedelta(minutes=11),
+        body="第二条",
+    )
+    add_delivery(
+        db, second, drill, "speaker", SPEAKER, "pending", w + timedelta(minutes=10), None, w + timedelta(minutes=10)
+    )
     other = new_drill(db, "another drill")
     add_delivery(db, add_order(db, other, "象防指〔2021〕9号"), other, "led", IDLE_LED, "acked", w, w, w)
 
     data = overlay_data(db, drill, T0)
     devices = devices_of(data)
-    assert len(devices) == 202 + 398             # every LED board and loudspeaker of the villages layer
+    assert len(devices) == 202 + 398  # every LED board and loudspeaker of the villages layer
     led = devices[LED]["properties"]
     assert (led["kind"], led["state"], led["order_no"], led["text"]) == ("led", "failed", "象防指〔2021〕8号", "第二条")
     assert datetime.fromisoformat(led["when"]) == w + timedelta(minutes=11)
@@ -286,7 +367,7 @@ def test_devices_show_their_last_command(db: psycopg.Connection) -> None:
 
 def test_devices_sit_apart_around_their_village(db: psycopg.Connection) -> None:
     devices = devices_of(overlay_data(db, 0, T0))
-    village = [121.82584, 29.458493]                      # 竹桥村: one LED board, two loudspeakers
+    village = [121.82584, 29.458493]  # 竹桥村: one LED board, two loudspeakers
     mine = [f["geometry"]["coordinates"] for d, f in devices.items() if "330225001201" in d]
     assert len(mine) == 3 and len({tuple(c) for c in mine}) == 3
     assert all(0.11 < km(village, c) < 0.13 for c in mine)
@@ -294,6 +375,7 @@ def test_devices_sit_apart_around_their_village(db: psycopg.Connection) -> None:
 
 
 # --- components and the offline map -----------------------------------------------------------------
+
 
 def test_overlay_layers_are_bound_to_the_drawing_functions() -> None:
     overlays = overlay_layers("en", tz="Asia/Shanghai")
@@ -308,7 +390,7 @@ def test_overlay_layers_are_bound_to_the_drawing_functions() -> None:
     assert layers["wall-layer-devices"].children.onEachFeature == {"variable": "floodWall.deviceFeature"}
     assert [o.id for o in overlays] == ["wall-overlay-storm", "wall-overlay-cameras-live", "wall-overlay-devices"]
     assert layers["wall-layer-storm"].name == "Typhoon track and wind radii"
-    assert overlay_layers("fr")[0].name == "台风路径与风圈"          # unknown language: the default
+    assert overlay_layers("fr")[0].name == "台风路径与风圈"  # unknown language: the default
 
 
 def test_the_situation_map_draws_the_radii(db: psycopg.Connection, tmp_path: Path) -> None:
@@ -323,6 +405,7 @@ def test_the_situation_map_draws_the_radii(db: psycopg.Connection, tmp_path: Pat
 
 # --- drawing in the browser -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def overlay_page_url(db: psycopg.Connection, serve_app: Any) -> Iterator[str]:
     """A bare Dash page with the three overlays (and every asset of the wall, wall.js included) showing a
@@ -336,9 +419,16 @@ def overlay_page_url(db: psycopg.Connection, serve_app: Any) -> Iterator[str]:
     from simulators.scenarios import get_scenario
 
     drill = register_drill(db, "in-fa-2106", "overlay browser test", track=get_scenario("in-fa-2106").load())
-    at = datetime(2021, 7, 25, 4, tzinfo=CST)          # near landfall; r12 still known at the 02:00 fix
-    add_video(db, camera_station(db), drill, at - timedelta(minutes=30), False,
-              "http://127.0.0.1/cameras/70601001/now.jpg", "overtopping")
+    at = datetime(2021, 7, 25, 4, tzinfo=CST)  # near landfall; r12 still known at the 02:00 fix
+    add_video(
+        db,
+        camera_station(db),
+        drill,
+        at - timedelta(minutes=30),
+        False,
+        "http://127.0.0.1/cameras/70601001/now.jpg",
+        "overtopping",
+    )
     order = add_order(db, drill, "象防指〔2021〕12号")
     w = datetime.now(UTC)
     add_delivery(db, order, drill, "led", LED, "acked", w, w, w)
@@ -348,12 +438,18 @@ def overlay_page_url(db: psycopg.Connection, serve_app: Any) -> Iterator[str]:
     for overlay in overlays:
         key = "cameras" if overlay.children.id == "wall-layer-cameras-live" else overlay.children.id.split("-")[-1]
         overlay.children.data = data[key]
-    app = dash.Dash("dashboard.overlays", assets_folder=str(ASSETS), serve_locally=True, update_title=None)
-    app.layout = html.Div(dl.MapContainer(
-        # `overlays` given up front: dash-leaflet's LayersControl reads it when a layer is unchecked.
-        [dl.LayersControl(overlays, id="wall-layers", collapsed=False, overlays=[o.name for o in overlays])],
-        id="wall-map", center=[29.3, 122.0],
-        zoom=8, style={"height": "100vh", "width": "100vw"}), style={"height": "100vh"})
+    app = dash.Dash("dashboard.overlays", assets_folder=str(ASSETS), serve_locally=True, update_title="")
+    app.layout = html.Div(
+        dl.MapContainer(
+            # `overlays` given up front: dash-leaflet's LayersControl reads it when a layer is unchecked.
+            [dl.LayersControl(overlays, id="wall-layers", collapsed=False, overlays=[o.name for o in overlays])],
+            id="wall-map",
+            center=[29.3, 122.0],
+            zoom=8,
+            style={"height": "100vh", "width": "100vw"},
+        ),
+        style={"height": "100vh"},
+    )
     with serve_app(WSGIMiddleware(app.server, workers=4)) as base_url:
         yield base_url
 
@@ -380,7 +476,7 @@ def test_the_overlays_draw_in_chromium(overlay_page_url: str, page: Any) -> None
     })""")
     assert seen["both"], "wall.js's functions and these live side by side on window.floodWall"
     assert seen["labels"] == ["7级风圈", "10级风圈", "12级风圈"]
-    assert seen["dashed"] >= 4 and seen["paths"] >= seen["dashed"] + 1      # 3 circles + forecast; the past track
+    assert seen["dashed"] >= 4 and seen["paths"] >= seen["dashed"] + 1  # 3 circles + forecast; the past track
     assert seen["cameras"] == 20 and seen["offline"] == [CAMERA_CODE]
     assert (seen["acked"], seen["failed"], seen["none"]) == ([LED], [SPEAKER], 598)
     assert seen["zoom"] == "far"
@@ -403,11 +499,12 @@ def test_the_overlays_draw_in_chromium(overlay_page_url: str, page: Any) -> None
     assert "漫堤" in page.inner_text(".wall-cam-popup") and "离线" in page.inner_text(".wall-cam-popup")
 
     page.keyboard.press("Escape")
-    for _ in range(6):                             # zoom 8 -> 14: the devices come apart and to full size
+    for _ in range(6):  # zoom 8 -> 14: the devices come apart and to full size
         page.click(".leaflet-control-zoom-in")
         page.wait_for_timeout(350)
-    page.wait_for_function("document.getElementById('wall-map').getAttribute('data-dev-zoom') === 'near'",
-                           timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.getElementById('wall-map').getAttribute('data-dev-zoom') === 'near'", timeout=LOAD_TIMEOUT_MS
+    )
     # Unchecking the storm layer takes its circles' labels away with it.
     page.click(".leaflet-control-layers-overlays label:has-text('台风路径与风圈') input")
     page.wait_for_function("document.querySelectorAll('.wall-radius-label').length === 0", timeout=LOAD_TIMEOUT_MS)

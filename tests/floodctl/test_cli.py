@@ -11,18 +11,32 @@ from pathlib import Path
 from gis_data import loader
 
 
-def floodctl(*args: str, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def floodctl(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLOOD_")}
-    return subprocess.run([sys.executable, "-m", "floodctl", *args], capture_output=True, text=True,
-                          env={**base, **(env or {}), "COLUMNS": "200"}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "floodctl", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {}), "COLUMNS": "200"},
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_config_show_masks_secrets(tmp_path: Path) -> None:
-    done = floodctl("config", "show", cwd=tmp_path, env={
-        "FLOOD_DATABASE_URL": "postgresql://flood:hunter2@db.example:5432/flood",
-        "FLOOD_MQTT_URL": "mqtts://ingest:s3cret@127.0.0.1:8883",
-        "FLOOD_SMS_AUTH_TOKEN": "tok-123456", "FLOOD_SECRET_KEY": "k" * 40})
+    done = floodctl(
+        "config",
+        "show",
+        cwd=tmp_path,
+        env={
+            "FLOOD_DATABASE_URL": "postgresql://flood:hunter2@db.example:5432/flood",
+            "FLOOD_MQTT_URL": "mqtts://ingest:s3cret@127.0.0.1:8883",
+            "FLOOD_SMS_AUTH_TOKEN": "tok-123456",
+            "FLOOD_SECRET_KEY": "k" * 40,
+        },
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for secret in ("hunter2", "s3cret", "tok-123456", "k" * 40):
@@ -38,9 +52,16 @@ def test_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_production_refuses_a_placeholder_secret(tmp_path: Path) -> None:
-    done = floodctl("config", "show", cwd=tmp_path, env={
-        "FLOOD_ENVIRONMENT": "production", "FLOOD_DATABASE_URL": "postgresql://x@127.0.0.1/x",
-        "FLOOD_MQTT_URL": "mqtt://127.0.0.1:1883"})
+    done = floodctl(
+        "config",
+        "show",
+        cwd=tmp_path,
+        env={
+            "FLOOD_ENVIRONMENT": "production",
+            "FLOOD_DATABASE_URL": "postgresql://x@127.0.0.1/x",
+            "FLOOD_MQTT_URL": "mqtt://127.0.0.1:1883",
+        },
+    )
     assert done.returncode == 1
     assert "FLOOD_SECRET_KEY" in done.stderr and "Traceback" not in done.stderr
 
@@ -61,8 +82,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_ingest_without_a_broker_says_what_to_do(tmp_path: Path, database_url: str) -> None:
-    done = floodctl("ingest", cwd=tmp_path, env={"FLOOD_DATABASE_URL": database_url,
-                                                 "FLOOD_DATA_DIR": str(tmp_path / "var")})
+    done = floodctl(
+        "ingest", cwd=tmp_path, env={"FLOOD_DATABASE_URL": database_url, "FLOOD_DATA_DIR": str(tmp_path / "var")}
+    )
     assert done.returncode == 1
     assert "FLOOD_MQTT_URL" in done.stderr and "Traceback" not in done.stderr
 
@@ -82,9 +104,17 @@ def test_db_status_and_gis_load_against_a_real_database(tmp_path: Path, pg_clust
 
 def test_production_refuses_placeholders_whatever_their_case(tmp_path: Path) -> None:
     for secret in ("CHANGE-ME", " change-me ", "short-but-real"):
-        done = floodctl("config", "show", cwd=tmp_path, env={
-            "FLOOD_ENVIRONMENT": "production", "FLOOD_SECRET_KEY": secret,
-            "FLOOD_DATABASE_URL": "postgresql://x@127.0.0.1/x", "FLOOD_MQTT_URL": "mqtt://127.0.0.1:1883"})
+        done = floodctl(
+            "config",
+            "show",
+            cwd=tmp_path,
+            env={
+                "FLOOD_ENVIRONMENT": "production",
+                "FLOOD_SECRET_KEY": secret,
+                "FLOOD_DATABASE_URL": "postgresql://x@127.0.0.1/x",
+                "FLOOD_MQTT_URL": "mqtt://127.0.0.1:1883",
+            },
+        )
         assert done.returncode == 1 and "FLOOD_SECRET_KEY" in done.stderr, secret
 
 

@@ -19,13 +19,13 @@ import pytest
 from lxml import etree
 
 from alerts import orders
-from alerts.api import cap_document
+from alerts.cap import cap_document
 from alerts.channels import Delivery, channels_for
 from floodctl.core.net import free_port, wait_for_port
 from floodctl.core.settings import DEV_SMS_ACCOUNT_SID, DEV_SMS_AUTH_TOKEN, Settings, served_url
 from simulators.sms_gateway import SmsGatewayConfig, create_sms_app
 
-TOWN = "330225001"      # 丹西街道
+TOWN = "330225001"  # 丹西街道
 CAP_NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 
 
@@ -48,10 +48,18 @@ def test_the_default_public_url_is_the_served_address(monkeypatch: pytest.Monkey
 def test_production_refuses_to_start_without_a_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLOOD_PUBLIC_URL", raising=False)
     with pytest.raises(ValueError, match="FLOOD_PUBLIC_URL"):
-        Settings(_env_file=None, environment="production", http_port=18600, secret_key="x" * 40,
-                 database_url="postgresql://floodctl@db.invalid/floodctl", mqtt_url="mqtt://mq.invalid:1883",
-                 sms_base_url="https://sms.invalid", sms_auth_token="t" * 40, drill_sms_base_url="https://d.invalid",
-                 drill_sms_auth_token="d" * 40)
+        Settings(
+            _env_file=None,
+            environment="production",
+            http_port=18600,
+            secret_key="x" * 40,
+            database_url="postgresql://floodctl@db.invalid/floodctl",
+            mqtt_url="mqtt://mq.invalid:1883",
+            sms_base_url="https://sms.invalid",
+            sms_auth_token="t" * 40,
+            drill_sms_base_url="https://d.invalid",
+            drill_sms_auth_token="d" * 40,
+        )
     with pytest.raises(ValueError, match="FLOOD_PUBLIC_URL"):
         Settings(_env_file=None, public_url="ftp://somewhere")
 
@@ -60,12 +68,18 @@ def test_production_refuses_to_start_without_a_public_url(monkeypatch: pytest.Mo
 def served(database_url: str, serve_app: Any, floodctl_process: Any, tmp_path: Any) -> Iterator[tuple[int, Any, str]]:
     """A real ``floodctl serve`` on a free port given only as FLOOD_HTTP_PORT, and the SMS stub."""
     port = free_port()
-    gateway_app = create_sms_app(SmsGatewayConfig(account_sid=DEV_SMS_ACCOUNT_SID, auth_token=DEV_SMS_AUTH_TOKEN,
-                                                  callback_delay_ms=10))
+    gateway_app = create_sms_app(
+        SmsGatewayConfig(account_sid=DEV_SMS_ACCOUNT_SID, auth_token=DEV_SMS_AUTH_TOKEN, callback_delay_ms=10)
+    )
     with serve_app(gateway_app) as gateway_url:
-        env = dict(_env_free_of_public_url(), FLOOD_DATABASE_URL=database_url, FLOOD_HTTP_PORT=str(port),
-                   FLOOD_DATA_DIR=str(tmp_path / "var"), FLOOD_SMS_BASE_URL=gateway_url,
-                   FLOOD_LOG_LEVEL="WARNING")
+        env = dict(
+            _env_free_of_public_url(),
+            FLOOD_DATABASE_URL=database_url,
+            FLOOD_HTTP_PORT=str(port),
+            FLOOD_DATA_DIR=str(tmp_path / "var"),
+            FLOOD_SMS_BASE_URL=gateway_url,
+            FLOOD_LOG_LEVEL="WARNING",
+        )
         server = floodctl_process(["serve"], env).start()
         try:
             assert wait_for_port("127.0.0.1", port, 30), "floodctl serve did not listen"
@@ -74,8 +88,9 @@ def served(database_url: str, serve_app: Any, floodctl_process: Any, tmp_path: A
             server.stop()
 
 
-def test_links_cap_and_callbacks_reach_the_served_port(served: tuple[int, Any, str], database_url: str,
-                                                       monkeypatch: pytest.MonkeyPatch, wait_until: Any) -> None:
+def test_links_cap_and_callbacks_reach_the_served_port(
+    served: tuple[int, Any, str], database_url: str, monkeypatch: pytest.MonkeyPatch, wait_until: Any
+) -> None:
     port, gateway, gateway_url = served
     monkeypatch.delenv("FLOOD_PUBLIC_URL", raising=False)
     settings = Settings(_env_file=None, http_port=port, sms_base_url=gateway_url)
@@ -83,13 +98,18 @@ def test_links_cap_and_callbacks_reach_the_served_port(served: tuple[int, Any, s
     assert settings.public_url == base
 
     with psycopg.connect(database_url, autocommit=False) as conn:
-        order_id = orders.draft(conn, orders.OrderRequest(hazard="river_flood", towns=[TOWN], level="yellow",
-                                                          channels=["sms"]), actor="duty", settings=settings)
+        order_id = orders.draft(
+            conn,
+            orders.OrderRequest(hazard="river_flood", towns=[TOWN], level="yellow", channels=["sms"]),
+            actor="duty",
+            settings=settings,
+        )
         assert order_id is not None
         orders.approve(conn, order_id, actor="chief", settings=settings)
         conn.commit()
-        body, phone = conn.execute("SELECT body, address FROM deliveries WHERE order_id = %s AND channel = 'sms'",
-                                   (order_id,)).fetchone()  # type: ignore[misc]
+        body, phone = conn.execute(
+            "SELECT body, address FROM deliveries WHERE order_id = %s AND channel = 'sms'", (order_id,)
+        ).fetchone()  # type: ignore[misc]
         cap = etree.fromstring(cap_document(conn, order_id, settings))
 
     # The signed link in the SMS opens the acknowledgement page on the served port.
@@ -105,9 +125,21 @@ def test_links_cap_and_callbacks_reach_the_served_port(served: tuple[int, Any, s
     # The SMS goes out with a status callback to the served port; the stub calls it, the API checks the
     # signature against its own (derived) public URL and records the status.
     sms = channels_for(settings, False, None)["sms"]
-    result = sms.send(Delivery(id=1, order_id=order_id, drill_id=0, town_code=TOWN, recipient="primary",
-                               channel="sms", address=phone, round=1, body=body, attempts=1,
-                               created_at=datetime.now(UTC)))
+    result = sms.send(
+        Delivery(
+            id=1,
+            order_id=order_id,
+            drill_id=0,
+            town_code=TOWN,
+            recipient="primary",
+            channel="sms",
+            address=phone,
+            round=1,
+            body=body,
+            attempts=1,
+            created_at=datetime.now(UTC),
+        )
+    )
     assert result.provider_id, result
     callback = f"{base}/api/v1/hooks/sms/status"
 

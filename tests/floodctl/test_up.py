@@ -23,10 +23,15 @@ def test_up_serves_the_api_ingests_and_stops_cleanly_on_ctrl_c() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="floodctl-up-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOD_")}
-    env.update(FLOOD_DATA_DIR=str(data_dir), FLOOD_HTTP_PORT=str(port), FLOOD_INGEST_METRICS_PORT="0",
-               FLOOD_MQTT_CLIENT_PREFIX=f"up-{uuid.uuid4().hex[:6]}")
-    proc = subprocess.Popen([sys.executable, "-m", "floodctl", "up"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    env.update(
+        FLOOD_DATA_DIR=str(data_dir),
+        FLOOD_HTTP_PORT=str(port),
+        FLOOD_INGEST_METRICS_PORT="0",
+        FLOOD_MQTT_CLIENT_PREFIX=f"up-{uuid.uuid4().hex[:6]}",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "floodctl", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.monotonic()
@@ -48,9 +53,23 @@ def test_up_serves_the_api_ingests_and_stops_cleanly_on_ctrl_c() -> None:
         mqtt_port = runtime["mqtt"]["url"].rsplit(":", 1)[1]
         code = features[0]["properties"]["code"]
         ts = datetime.now(UTC).replace(microsecond=0).astimezone().isoformat()
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", mqtt_port, "-q", "1",
-                        "-t", f"flood/v1/{code}/obs", "-m", f'{{"ts": "{ts}", "values": {{"water_level": 2.34}}}}'],
-                       check=True, timeout=10)
+        subprocess.run(
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                mqtt_port,
+                "-q",
+                "1",
+                "-t",
+                f"flood/v1/{code}/obs",
+                "-m",
+                f'{{"ts": "{ts}", "values": {{"water_level": 2.34}}}}',
+            ],
+            check=True,
+            timeout=10,
+        )
         deadline = time.monotonic() + 10
         points: list = []
         while time.monotonic() < deadline and not points:

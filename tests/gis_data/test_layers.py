@@ -13,6 +13,9 @@ import pytest
 from floodctl.core.errors import ValidationFailed
 from gis_data import loader
 from gis_data.build_sample import build_all
+from gis_data.checks.roster import FICTIONAL_PHONE, ROSTER_ROLES
+from gis_data.checks.water import station_catchments
+from gis_data.layers import EXTRA_LAYERS
 
 SAMPLE = loader.DEFAULT_DIR
 FILES = [spec.filename for spec in loader.LAYERS.values()]
@@ -37,6 +40,13 @@ def edit(folder: Path, name: str, change: Any) -> None:
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
+def one(db: psycopg.Connection, sql: str) -> Any:
+    """The single value of a query that returns one row."""
+    row = db.execute(sql).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def test_sample_layers_validate_clean() -> None:
     assert set(loader.layer_files(SAMPLE)) == set(loader.LAYERS)
     assert loader.validate_directory(SAMPLE) == []
@@ -53,8 +63,8 @@ def test_sample_counts() -> None:
     assert len(sample("waterlogging")["features"]) == 13
     roster = sample("roster")
     assert {e["town"] for e in roster["towns"]} == towns and len(towns) == 18
-    phones = [e[r]["phone"] for e in roster["towns"] for r in loader.ROSTER_ROLES]
-    assert len(set(phones)) == 54 and all(loader.FICTIONAL_PHONE.fullmatch(p) for p in phones)
+    phones = [e[r]["phone"] for e in roster["towns"] for r in ROSTER_ROLES]
+    assert len(set(phones)) == 54 and all(FICTIONAL_PHONE.fullmatch(p) for p in phones)
     stations = sample("stations")["features"]
     reservoirs = {f["properties"]["code"] for f in stations if f["properties"]["kind"] == "reservoir"}
     cameras = {f["properties"]["code"] for f in stations if f["properties"]["kind"] == "camera"}
@@ -79,7 +89,7 @@ def test_every_layer_says_it_is_schematic_and_how_to_replace_it() -> None:
 
 
 def test_station_catchment_relation_covers_every_gauge() -> None:
-    relation = loader.station_catchments(sample("stations"), sample("catchments"))
+    relation = station_catchments(sample("stations"), sample("catchments"))
     props = [f["properties"] for f in sample("stations")["features"]]
     gauges = [p for p in props if p["kind"] in ("river", "reservoir")]
     rivers = {r["properties"]["name"]: r["properties"]["catchment"] for r in sample("rivers")["features"]}
@@ -90,22 +100,46 @@ def test_station_catchment_relation_covers_every_gauge() -> None:
 @pytest.mark.parametrize(
     ("layer", "change", "expected"),
     [
-        ("villages", lambda d: d["features"][11]["properties"].update(town="330225999"),
-         "villages.geojson: feature #12 (code {code}): field 'town': unknown town 330225999"),
-        ("villages", lambda d: d["features"][0]["geometry"].update(coordinates=[121.95, 29.12]),
-         "villages.geojson: feature #1 (code {code}): geometry: (121.95, 29.12) lies"),
-        ("shelters", lambda d: d["features"][2]["properties"].update(capacity=-5),
-         "shelters.geojson: feature #3 (code {code}): field 'capacity': -5 must be at least 1"),
-        ("reservoirs", lambda d: d["features"][0]["properties"]["storage_curve"].reverse(),
-         "reservoirs.geojson: feature #1 (code {code}): field 'storage_curve': not monotonic"),
-        ("seawalls", lambda d: d["features"][0]["properties"].update(towns=["330225999"]),
-         "seawalls.geojson: feature #1 (code {code}): field 'towns': unknown town 330225999"),
-        ("seawalls", lambda d: d["features"][0]["properties"].update(design_standard="50 years"),
-         "seawalls.geojson: feature #1 (code {code}): field 'design_standard': \"50 years\" must read like"),
-        ("cameras", lambda d: d["features"][0]["properties"].update(station="70101001"),
-         "cameras.geojson: feature #1 (code {code}): field 'station': station 70101001 is a river station"),
-        ("rivers", lambda d: d["features"][0]["properties"]["stations"].append("79999999"),
-         "rivers.geojson: feature #1 (code {code}): field 'stations': unknown station 79999999"),
+        (
+            "villages",
+            lambda d: d["features"][11]["properties"].update(town="330225999"),
+            "villages.geojson: feature #12 (code {code}): field 'town': unknown town 330225999",
+        ),
+        (
+            "villages",
+            lambda d: d["features"][0]["geometry"].update(coordinates=[121.95, 29.12]),
+            "villages.geojson: feature #1 (code {code}): geometry: (121.95, 29.12) lies",
+        ),
+        (
+            "shelters",
+            lambda d: d["features"][2]["properties"].update(capacity=-5),
+            "shelters.geojson: feature #3 (code {code}): field 'capacity': -5 must be at least 1",
+        ),
+        (
+            "reservoirs",
+            lambda d: d["features"][0]["properties"]["storage_curve"].reverse(),
+            "reservoirs.geojson: feature #1 (code {code}): field 'storage_curve': not monotonic",
+        ),
+        (
+            "seawalls",
+            lambda d: d["features"][0]["properties"].update(towns=["330225999"]),
+            "seawalls.geojson: feature #1 (code {code}): field 'towns': unknown town 330225999",
+        ),
+        (
+            "seawalls",
+            lambda d: d["features"][0]["properties"].update(design_standard="50 years"),
+            "seawalls.geojson: feature #1 (code {code}): field 'design_standard': \"50 years\" must read like",
+        ),
+        (
+            "cameras",
+            lambda d: d["features"][0]["properties"].update(station="70101001"),
+            "cameras.geojson: feature #1 (code {code}): field 'station': station 70101001 is a river station",
+        ),
+        (
+            "rivers",
+            lambda d: d["features"][0]["properties"]["stations"].append("79999999"),
+            "rivers.geojson: feature #1 (code {code}): field 'stations': unknown station 79999999",
+        ),
     ],
 )
 def test_broken_layer_names_feature_and_field(tmp_path: Path, layer: str, change: Any, expected: str) -> None:
@@ -129,10 +163,16 @@ def test_bad_phone_and_missing_role(tmp_path: Path) -> None:
 
     edit(folder, "roster", change)
     problems = loader.validate_directory(folder)
-    assert "roster.json: entry #1 (town 330225001): field 'primary.phone': \"12345\" is not a mainland mobile " \
-           "number (11 digits, 13x–19x)" in problems
-    assert any(p.startswith("roster.json: entry #2 (town 330225002): field 'deputy.phone': 13812345678 is "
-                            "outside the fictional range") for p in problems)
+    assert (
+        "roster.json: entry #1 (town 330225001): field 'primary.phone': \"12345\" is not a mainland mobile "
+        "number (11 digits, 13x–19x)" in problems
+    )
+    assert any(
+        p.startswith(
+            "roster.json: entry #2 (town 330225002): field 'deputy.phone': 13812345678 is outside the fictional range"
+        )
+        for p in problems
+    )
     assert any(p.startswith("roster.json: entry #3 (town 330225003): field 'superior': required") for p in problems)
     assert any(p.startswith("roster.json: town 330225100 石浦镇 has no duty entry") for p in problems)
     assert len(problems) == 4
@@ -142,14 +182,22 @@ def test_river_station_outside_every_catchment(tmp_path: Path) -> None:
     folder = copy_sample(tmp_path)
     catchments = sample("catchments")
     stations = sample("stations")
-    relation = loader.station_catchments(stations, catchments)
+    relation = station_catchments(stations, catchments)
     victim = next(f["properties"]["code"] for f in stations["features"] if f["properties"]["kind"] == "river")
     gone = relation[victim]
-    edit(folder, "catchments", lambda d: d["features"].__setitem__(
-        slice(None), [f for f in d["features"] if f["properties"]["code"] != gone]))
+    edit(
+        folder,
+        "catchments",
+        lambda d: d["features"].__setitem__(slice(None), [f for f in d["features"] if f["properties"]["code"] != gone]),
+    )
     problems = loader.validate_directory(folder)
-    assert any(p.startswith(f"stations.geojson: feature #1 (code {victim}): geometry: river station lies in no "
-                            "catchment of catchments.geojson (nearest: ") for p in problems), problems
+    assert any(
+        p.startswith(
+            f"stations.geojson: feature #1 (code {victim}): geometry: river station lies in no "
+            "catchment of catchments.geojson (nearest: "
+        )
+        for p in problems
+    ), problems
     assert any(f"field 'catchment': unknown catchment \"{gone}\"" in p for p in problems)
 
 
@@ -185,16 +233,18 @@ def test_load_layers_into_the_database(db: psycopg.Connection) -> None:
     counts = loader.load_layers(db, SAMPLE)
     assert counts["villages"] >= 100 and counts["waterlogging"] == 13 and counts["roster"] == 18
     assert counts["towns"] == 18 and counts["catchment_links"] > 0
-    rows = dict(db.execute("SELECT name, feature_count FROM layers").fetchall())
-    assert set(rows) == set(loader.EXTRA_LAYERS)
-    doc = db.execute("SELECT geojson FROM layers WHERE name = 'rivers'").fetchone()[0]
+    rows = {name for name, _ in db.execute("SELECT name, feature_count FROM layers").fetchall()}
+    assert rows == set(EXTRA_LAYERS)
+    doc = one(db, "SELECT geojson FROM layers WHERE name = 'rivers'")
     assert doc == sample("rivers")
-    missing = db.execute("SELECT count(*) FROM stations WHERE kind IN ('river', 'reservoir') "
-                         "AND properties->>'catchment' IS NULL").fetchone()[0]
+    missing = one(
+        db, "SELECT count(*) FROM stations WHERE kind IN ('river', 'reservoir') AND properties->>'catchment' IS NULL"
+    )
     assert missing == 0
     listed = {row["name"]: row for row in loader.list_layers(db)}
     assert listed["stations"]["feature_count"] == len(sample("stations")["features"])
-    assert json.loads(loader.layer_json(db, "towns"))["features"][0]["properties"]["code"] == "330225001"
+    towns = loader.layer_json(db, "towns")
+    assert towns is not None and json.loads(towns)["features"][0]["properties"]["code"] == "330225001"
     assert loader.layer_json(db, "nothing") is None
 
 
@@ -218,5 +268,5 @@ def test_a_county_replaces_one_layer(tmp_path: Path, db: psycopg.Connection) -> 
     doc["features"] = doc["features"][:3]
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     assert loader.load_layers(db, path) == {"shelters": 3}
-    assert db.execute("SELECT feature_count FROM layers WHERE name = 'shelters'").fetchone()[0] == 3
-    assert db.execute("SELECT feature_count FROM layers WHERE name = 'villages'").fetchone()[0] >= 100
+    assert one(db, "SELECT feature_count FROM layers WHERE name = 'shelters'") == 3
+    assert one(db, "SELECT feature_count FROM layers WHERE name = 'villages'") >= 100

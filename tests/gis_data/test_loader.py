@@ -1,19 +1,20 @@
-"""Unit tests of gis_data (no database): the packaged sample, the loader's checks, the generator."""
+"""Tests of gis_data's towns and stations: the packaged sample, the checks, the load, the generator."""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from shapely.geometry import shape
 
 from floodctl.core.errors import ValidationFailed
+from floodctl.domain.thresholds import STATION_KINDS
 from gis_data import (
     DEFAULT_STATIONS,
     DEFAULT_TOWNS,
@@ -23,7 +24,7 @@ from gis_data import (
     validate_towns,
 )
 from gis_data.build_sample import build
-from gis_data.loader import STATION_KINDS, station_row, town_row
+from gis_data.store import station_row, town_row
 
 REAL_TOWNS = {
     "丹西街道", "丹东街道", "爵溪街道", "石浦镇", "西周镇", "鹤浦镇", "贤庠镇", "墙头镇", "泗洲头镇",
@@ -97,9 +98,7 @@ def test_sample_stations_cover_every_town_and_kind(towns: dict[str, Any], statio
     assert len({p["name"] for p in props}) == len(props), "station names repeat"
 
 
-def test_sample_points_lie_strictly_inside_their_town(
-    towns: dict[str, Any], stations: dict[str, Any]
-) -> None:
+def test_sample_points_lie_strictly_inside_their_town(towns: dict[str, Any], stations: dict[str, Any]) -> None:
     areas = {f["properties"]["code"]: shape(f["geometry"]) for f in towns["features"]}
     for f in stations["features"]:
         assert areas[f["properties"]["town"]].contains(shape(f["geometry"])), f["properties"]["code"]
@@ -190,14 +189,11 @@ def test_message_format_is_exact(tmp_path: Path, towns: dict[str, Any], stations
     ]
 
 
-def test_duplicate_code_names_both_features(
-    tmp_path: Path, towns: dict[str, Any], stations: dict[str, Any]
-) -> None:
+def test_duplicate_code_names_both_features(tmp_path: Path, towns: dict[str, Any], stations: dict[str, Any]) -> None:
     original = stations["features"][0]["properties"]["code"]
     fc = broken_copy(tmp_path, stations, 5, set_props(code=original))
     assert validate_stations(fc, towns) == [
-        f"stations.geojson: feature #6 (code {original}): field 'code': "
-        f"{original} is already used by feature #1"
+        f"stations.geojson: feature #6 (code {original}): field 'code': {original} is already used by feature #1"
     ]
 
 
@@ -321,7 +317,7 @@ def test_read_accepts_byte_order_mark(tmp_path: Path) -> None:
     assert len(read_geojson(path)["features"]) == 18
 
 
-# --- loading (without a database) -------------------------------------------------------------
+# --- loading ----------------------------------------------------------------------------------
 
 
 def test_load_refuses_invalid_data_before_touching_the_database(
@@ -352,53 +348,41 @@ def test_rows_put_known_fields_in_columns_and_the_rest_in_properties(
     assert town["properties"] == {"kind": "街道"}
 
 
-class FakeCursor:
-    def __init__(self, log: list[tuple[str, Any]]) -> None:
-        self.log = log
-        self.rowcount = 3
-
-    def __enter__(self) -> FakeCursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        self.log.append((sql, rows))
-
-    def execute(self, sql: str, params: dict[str, Any]) -> None:
-        self.log.append((sql, params))
-
-
-class FakeConnection:
-    """Records what load() sends, in order; enough to check the statements without a server."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, Any]] = []
-        self.transactions = 0
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.transactions += 1
-        yield
-
-    def cursor(self) -> FakeCursor:
-        return FakeCursor(self.log)
+def one(db: psycopg.Connection, sql: str, *params: Any) -> Any:
+    """The single value of a query that returns one row."""
+    row = db.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return row[0]
 
 
 def test_load_upserts_towns_then_stations_and_deactivates_the_rest(
-    towns: dict[str, Any], stations: dict[str, Any]
+    db: psycopg.Connection, towns: dict[str, Any], stations: dict[str, Any]
 ) -> None:
-    conn = FakeConnection()
-    counts = load(conn, towns, stations)  # type: ignore[arg-type]
-    assert counts == {"towns": 18, "stations": len(stations["features"]), "deactivated": 3}
-    assert conn.transactions == 1
-    (town_sql, town_rows), (station_sql, station_rows), (deactivate_sql, params) = conn.log
-    assert town_sql.startswith("INSERT INTO towns") and "ON CONFLICT (code) DO UPDATE" in town_sql
-    assert station_sql.startswith("INSERT INTO stations") and "active = EXCLUDED.active" in station_sql
-    assert len(town_rows) == 18 and len(station_rows) == len(stations["features"])
-    assert deactivate_sql.startswith("UPDATE stations SET active = false")
-    assert sorted(params["codes"]) == sorted(f["properties"]["code"] for f in stations["features"])
+    """Into the real database (a clone of the template that already holds the sample county)."""
+    codes = [f["properties"]["code"] for f in stations["features"]]
+    assert load(db, towns, stations) == {"towns": 18, "stations": len(codes), "deactivated": 0}
+
+    # The county's next delivery: one station retired, one town with new attributes.
+    retired = codes[first(stations, "rain")]
+    fewer = copy.deepcopy(stations)
+    fewer["features"] = [f for f in fewer["features"] if f["properties"]["code"] != retired]
+    changed = copy.deepcopy(towns)
+    town = changed["features"][3]["properties"]
+    town.update(name_en="Shipu Town", 备注="渔港")
+    counts = load(db, changed, fewer)
+    assert counts == {"towns": 18, "stations": len(codes) - 1, "deactivated": 1}
+
+    assert one(db, "SELECT count(*) FROM towns") == 18, "towns are upserted, not added"
+    assert one(db, "SELECT name_en FROM towns WHERE code = %s", town["code"]) == "Shipu Town"
+    assert one(db, "SELECT properties FROM towns WHERE code = %s", town["code"]) == {"kind": "镇", "备注": "渔港"}
+    assert one(db, "SELECT count(*) FROM stations") == len(codes), "the retired station's row is kept"
+    assert one(db, "SELECT active FROM stations WHERE code = %s", retired) is False
+    active = {r[0] for r in db.execute("SELECT code FROM stations WHERE active").fetchall()}
+    assert active == set(codes) - {retired}
+
+    # A station that comes back in a later file is active again.
+    assert load(db, towns, stations)["deactivated"] == 0
+    assert one(db, "SELECT active FROM stations WHERE code = %s", retired) is True
 
 
 # --- the generator ----------------------------------------------------------------------------

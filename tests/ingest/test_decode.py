@@ -17,8 +17,7 @@ NOW = time.time()
 
 
 def decoder() -> Decoder:
-    return Decoder(Registry(stations={"63000001": 7}, drills={0, 3}), PARSERS,
-                   late_after_s=900, future_tolerance_s=600)
+    return Decoder(Registry(stations={"63000001": 7}, drills={0, 3}), PARSERS, late_after_s=900, future_tolerance_s=600)
 
 
 def iso(offset_s: float) -> str:
@@ -32,10 +31,13 @@ def decode(topic: str, payload: bytes) -> Batch:
 
 
 def test_single_reading_gives_one_row_per_metric() -> None:
-    batch = decode("flood/v1/63000001/obs",
-                   f'{{"ts": "{iso(-60)}", "values": {{"water_level": 3.42, "rainfall": 12}}}}'.encode())
+    batch = decode(
+        "flood/v1/63000001/obs", f'{{"ts": "{iso(-60)}", "values": {{"water_level": 3.42, "rainfall": 12}}}}'.encode()
+    )
     assert [(r[0], r[1], r[3], r[4], r[5]) for r in batch.obs] == [
-        (7, METRICS["water_level"].id, 3.42, 0, 0), (7, METRICS["rainfall"].id, 12.0, 0, 0)]
+        (7, METRICS["water_level"].id, 3.42, 0, 0),
+        (7, METRICS["rainfall"].id, 12.0, 0, 0),
+    ]
     assert not batch.dead
 
 
@@ -58,9 +60,11 @@ def test_drill_id_tags_rows_and_unknown_drill_is_refused() -> None:
 
 
 def test_batch_keeps_good_readings_and_lists_every_problem() -> None:
-    payload = (f'{{"readings": [{{"ts": "{iso(-600)}", "values": {{"water_level": 1.0}}}},'
-               f' {{"ts": "nope", "values": {{"water_level": 1.1}}}},'
-               f' {{"ts": "{iso(-300)}", "values": {{"water_level": -99}}}}, 5]}}').encode()
+    payload = (
+        f'{{"readings": [{{"ts": "{iso(-600)}", "values": {{"water_level": 1.0}}}},'
+        f' {{"ts": "nope", "values": {{"water_level": 1.1}}}},'
+        f' {{"ts": "{iso(-300)}", "values": {{"water_level": -99}}}}, 5]}}'
+    ).encode()
     batch = decode("flood/v1/63000001/obs", payload)
     assert [r[3] for r in batch.obs] == [1.0]
     assert len(batch.dead) == 1
@@ -71,9 +75,10 @@ def test_batch_keeps_good_readings_and_lists_every_problem() -> None:
 
 def test_nan_and_huge_numbers_are_non_finite() -> None:
     for raw in (b"NaN", b"Infinity", b"1e400"):
-        batch = decode("flood/v1/63000001/obs",
-                       b'{"ts": "' + iso(0).encode() + b'", "values": {"water_level": ' + raw
-                       + b', "rainfall": 2}}')
+        batch = decode(
+            "flood/v1/63000001/obs",
+            b'{"ts": "' + iso(0).encode() + b'", "values": {"water_level": ' + raw + b', "rainfall": 2}}',
+        )
         assert batch.dead[0].reason == "non_finite"
         assert [r[3] for r in batch.obs] == [2.0], "the finite value of the same reading is kept"
 
@@ -90,8 +95,12 @@ def test_drill_lateness_follows_the_drills_own_clock() -> None:
 
     def flags(ts: datetime) -> int:
         batch = Batch()
-        d.add(batch, "flood/v1/63000001/obs",
-              f'{{"ts": "{ts.isoformat()}", "values": {{"rainfall": 1}}, "drill_id": 3}}'.encode(), NOW)
+        d.add(
+            batch,
+            "flood/v1/63000001/obs",
+            f'{{"ts": "{ts.isoformat()}", "values": {{"rainfall": 1}}, "drill_id": 3}}'.encode(),
+            NOW,
+        )
         return batch.obs[0][4]
 
     assert flags(storm) == 0, "a replayed storm reading is not late just for being from 2021"
@@ -106,8 +115,13 @@ def test_a_drill_registered_after_start_is_looked_up_not_refused() -> None:
         looked_up.append(drill_id)
         return drill_id == 9
 
-    d = Decoder(Registry(stations={"63000001": 7}, drills={0}), PARSERS, late_after_s=900,
-                future_tolerance_s=600, on_unknown_drill=exists)
+    d = Decoder(
+        Registry(stations={"63000001": 7}, drills={0}),
+        PARSERS,
+        late_after_s=900,
+        future_tolerance_s=600,
+        on_unknown_drill=exists,
+    )
     for drill_id, accepted in ((9, True), (10, False), (True, False), ("9", False)):
         batch = Batch()
         body = orjson.dumps({"ts": iso(0), "values": {"rainfall": 1}, "drill_id": drill_id})

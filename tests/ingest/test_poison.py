@@ -29,8 +29,9 @@ CODE = "63000001"
 
 
 def decoder(**kwargs: object) -> Decoder:
-    return Decoder(Registry(stations={CODE: 7}, drills={0, 3}), PARSERS, late_after_s=900,
-                   future_tolerance_s=600, **kwargs)  # type: ignore[arg-type]
+    return Decoder(
+        Registry(stations={CODE: 7}, drills={0, 3}), PARSERS, late_after_s=900, future_tolerance_s=600, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def iso(offset_s: float = 0) -> str:
@@ -61,8 +62,9 @@ CRASHERS = [
 ]
 
 
-@pytest.mark.parametrize("kind, payload, reason", CRASHERS, ids=[f"{k}-{r}-{i}" for i, (k, _p, r) in
-                                                                 enumerate(CRASHERS)])
+@pytest.mark.parametrize(
+    "kind, payload, reason", CRASHERS, ids=[f"{k}-{r}-{i}" for i, (k, _p, r) in enumerate(CRASHERS)]
+)
 def test_the_decoder_dead_letters_what_used_to_crash_it(kind: str, payload: bytes, reason: str) -> None:
     d = decoder()
     batch = Batch()
@@ -82,15 +84,19 @@ def test_drill_ids_are_integers_of_the_column() -> None:
 
 # --- through the real broker into the real database -----------------------------------------------
 
+
 def codes(db: psycopg.Connection, n: int, kind: str | None = None) -> list[str]:
-    return [r[0] for r in db.execute(
-        "SELECT code FROM stations WHERE active AND (%s::text IS NULL OR kind = %s) ORDER BY code LIMIT %s",
-        (kind, kind, n))]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT code FROM stations WHERE active AND (%s::text IS NULL OR kind = %s) ORDER BY code LIMIT %s",
+            (kind, kind, n),
+        )
+    ]
 
 
 def partitions(db: psycopg.Connection) -> int:
-    return int(db.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'observations'::regclass"
-                          ).fetchone()[0])
+    return int(db.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'observations'::regclass").fetchone()[0])
 
 
 def publish(broker, messages: list[tuple[str, bytes]]) -> None:  # type: ignore[no-untyped-def]
@@ -100,8 +106,12 @@ def publish(broker, messages: list[tuple[str, bytes]]) -> None:  # type: ignore[
 
 
 def good(code: str, i: int, base: datetime) -> tuple[str, bytes]:
-    return (f"flood/v1/{code}/obs", orjson.dumps(
-        {"ts": (base + timedelta(seconds=i)).isoformat(), "values": {"water_level": round(1 + i / 100, 2)}}))
+    return (
+        f"flood/v1/{code}/obs",
+        orjson.dumps(
+            {"ts": (base + timedelta(seconds=i)).isoformat(), "values": {"water_level": round(1 + i / 100, 2)}}
+        ),
+    )
 
 
 def test_crash_payloads_between_good_readings_leave_the_worker_running(db, broker, start_worker) -> None:
@@ -109,8 +119,9 @@ def test_crash_payloads_between_good_readings_leave_the_worker_running(db, broke
     river = codes(db, 1, "river")[0]
     camera = codes(db, 1, "camera")[0]
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
-    poison = [(f"flood/v1/{camera if kind == 'video' else river}/{kind}", payload)
-              for kind, payload, _reason in CRASHERS]
+    poison = [
+        (f"flood/v1/{camera if kind == 'video' else river}/{kind}", payload) for kind, payload, _reason in CRASHERS
+    ]
     messages = []
     for i, bad in enumerate(poison):
         messages += [good(river, 2 * i, base), bad, good(river, 2 * i + 1, base)]
@@ -128,7 +139,7 @@ def test_rows_the_database_refuses_dead_letter_their_message_only(db, broker, st
     """The decoder accepts these; the database does not (a constraint and an index a DBA added): the
     message is dead-lettered, never taken for an outage that holds the batch."""
     db.execute("ALTER TABLE observations ADD CONSTRAINT test_no_magic CHECK (value <> 123.456)")
-    db.execute("CREATE INDEX test_snapshot_idx ON video_events (snapshot_url)")   # btree: ~2.7 kB per key
+    db.execute("CREATE INDEX test_snapshot_idx ON video_events (snapshot_url)")  # btree: ~2.7 kB per key
     worker = start_worker()
     river = codes(db, 1, "river")[0]
     camera = codes(db, 1, "camera")[0]
@@ -139,8 +150,10 @@ def test_rows_the_database_refuses_dead_letter_their_message_only(db, broker, st
         good(river, 0, base),
         (f"flood/v1/{river}/obs", orjson.dumps({"ts": base.isoformat(), "values": {"water_level": 123.456}})),
         good(river, 1, base),
-        (f"flood/v1/{camera}/video", orjson.dumps({"ts": base.isoformat(), "camera": "CAM-1",
-                                                    "snapshot_url": huge_url})),
+        (
+            f"flood/v1/{camera}/video",
+            orjson.dumps({"ts": base.isoformat(), "camera": "CAM-1", "snapshot_url": huge_url}),
+        ),
         good(river, 2, base),
     ]
     publish(broker, messages)
@@ -155,13 +168,19 @@ def test_rows_the_database_refuses_dead_letter_their_message_only(db, broker, st
 
 # --- timestamps bound what they cost ------------------------------------------------------------------
 
+
 def test_a_reset_clock_message_spanning_1000_days_creates_no_partitions(db, broker, start_worker) -> None:
-    worker = start_worker(retention_days=0)            # keep everything: only the span bound applies
+    worker = start_worker(retention_days=0)  # keep everything: only the span bound applies
     river = codes(db, 1, "river")[0]
     before = partitions(db)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1000)
-    body = orjson.dumps({"readings": [{"ts": (start + timedelta(days=i)).isoformat(),
-                                       "values": {"water_level": 2.0}} for i in range(1000)]})
+    body = orjson.dumps(
+        {
+            "readings": [
+                {"ts": (start + timedelta(days=i)).isoformat(), "values": {"water_level": 2.0}} for i in range(1000)
+            ]
+        }
+    )
     recent = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     publish(broker, [(f"flood/v1/{river}/obs", body), good(river, 0, recent)])
     assert wait_for("SELECT count(*) FROM observations", (), db, 1) == 1
@@ -176,8 +195,13 @@ def test_a_month_of_backfill_in_one_message_is_stored(db, broker, start_worker) 
     start_worker(retention_days=0)
     river = codes(db, 1, "river")[0]
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
-    body = orjson.dumps({"readings": [{"ts": (start + timedelta(days=i)).isoformat(),
-                                       "values": {"water_level": 2.0}} for i in range(30)]})
+    body = orjson.dumps(
+        {
+            "readings": [
+                {"ts": (start + timedelta(days=i)).isoformat(), "values": {"water_level": 2.0}} for i in range(30)
+            ]
+        }
+    )
     publish(broker, [(f"flood/v1/{river}/obs", body)])
     assert wait_for("SELECT count(*) FROM observations", (), db, 30) == 30
     assert db.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
@@ -208,43 +232,85 @@ def test_a_fast_clock_is_dead_lettered_and_raises_a_device_warning(db, broker, s
     river, rain = codes(db, 2, "river")[0], codes(db, 1, "rain")[0]
     town = db.execute("SELECT town_code FROM stations WHERE code = %s", (river,)).fetchone()[0]
     fast = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
-    publish(broker, [good(river, 0, fast), good(river, 60, fast),
-                     good(rain, 0, datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))])
+    publish(
+        broker,
+        [
+            good(river, 0, fast),
+            good(river, 60, fast),
+            good(rain, 0, datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)),
+        ],
+    )
     assert wait_for("SELECT count(*) FROM dead_letters WHERE reason = 'future_timestamp'", (), db, 2) == 2
     assert wait_for("SELECT count(*) FROM observations", (), db, 1) == 1
-    assert wait_for("SELECT count(*) FROM warnings WHERE rule_id = 'device-clock-ahead' AND state = 'active'",
-                    (), db, 1) == 1
+    assert (
+        wait_for("SELECT count(*) FROM warnings WHERE rule_id = 'device-clock-ahead' AND state = 'active'", (), db, 1)
+        == 1
+    )
     [(state, level, category, town_code, message)] = db.execute(CLOCK_WARNING, (river,)).fetchall()
     assert (state, level, category, town_code) == ("active", "yellow", "device", town)
     assert "时钟超前" in message
     shown = [w for w in list_warnings(db, category="device", active=True) if w["subject"] == river]
     assert [(w["rule_id"], w["level"], w["subject_kind"]) for w in shown] == [
-        ("device-clock-ahead", "yellow", "station")], "the warnings API shows it to the duty officer"
+        ("device-clock-ahead", "yellow", "station")
+    ], "the warnings API shows it to the duty officer"
     assert db.execute(CLOCK_WARNING, (rain,)).fetchall() == [], "a station with a good clock has none"
-    assert db.execute("SELECT count(*) FROM warning_events e JOIN warnings w ON w.id = e.warning_id "
-                      "WHERE w.subject = %s AND e.kind = 'raised'", (river,)).fetchone()[0] == 1
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warning_events e JOIN warnings w ON w.id = e.warning_id "
+            "WHERE w.subject = %s AND e.kind = 'raised'",
+            (river,),
+        ).fetchone()[0]
+        == 1
+    )
     # The clock is put right: the next good reading clears the warning.
     publish(broker, [good(river, 0, datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30))])
-    assert wait_for("SELECT count(*) FROM warnings WHERE rule_id = 'device-clock-ahead' AND state = 'cleared'",
-                    (), db, 1) == 1
+    assert (
+        wait_for("SELECT count(*) FROM warnings WHERE rule_id = 'device-clock-ahead' AND state = 'cleared'", (), db, 1)
+        == 1
+    )
     assert [r[0] for r in db.execute(CLOCK_WARNING, (river,))] == ["cleared"]
-    assert db.execute("SELECT count(*) FROM warning_events e JOIN warnings w ON w.id = e.warning_id "
-                      "WHERE w.subject = %s AND e.kind = 'cleared'", (river,)).fetchone()[0] == 1
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warning_events e JOIN warnings w ON w.id = e.warning_id "
+            "WHERE w.subject = %s AND e.kind = 'cleared'",
+            (river,),
+        ).fetchone()[0]
+        == 1
+    )
 
 
 def test_timestamp_bounds_in_the_decoder() -> None:
     d = decoder(retention_days=30, max_backfill_days=31)
     batch = Batch()
-    d.add(batch, f"flood/v1/{CODE}/obs", json.dumps(
-        {"ts": iso(-40 * 86400), "values": {"rainfall": 1}}).encode(), NOW)
-    d.add(batch, f"flood/v1/{CODE}/obs", json.dumps({"readings": [
-        {"ts": iso(-29 * 86400), "values": {"rainfall": 1}}, {"ts": iso(-60), "values": {"rainfall": 1}}]}).encode(),
-        NOW)
-    d.add(batch, f"flood/v1/{CODE}/obs", json.dumps({"readings": [
-        {"ts": iso(-86400 * i), "values": {"rainfall": 1}} for i in (0, 10, 20, 29.9)]}).encode(), NOW)
+    d.add(batch, f"flood/v1/{CODE}/obs", json.dumps({"ts": iso(-40 * 86400), "values": {"rainfall": 1}}).encode(), NOW)
+    d.add(
+        batch,
+        f"flood/v1/{CODE}/obs",
+        json.dumps(
+            {
+                "readings": [
+                    {"ts": iso(-29 * 86400), "values": {"rainfall": 1}},
+                    {"ts": iso(-60), "values": {"rainfall": 1}},
+                ]
+            }
+        ).encode(),
+        NOW,
+    )
+    d.add(
+        batch,
+        f"flood/v1/{CODE}/obs",
+        json.dumps(
+            {"readings": [{"ts": iso(-86400 * i), "values": {"rainfall": 1}} for i in (0, 10, 20, 29.9)]}
+        ).encode(),
+        NOW,
+    )
     assert [x.reason for x in batch.dead] == ["expired_timestamp"]
     assert len(batch.obs) == 6
     spanning = Batch()
-    decoder(max_backfill_days=10).add(spanning, f"flood/v1/{CODE}/obs", json.dumps({"readings": [
-        {"ts": iso(-86400 * i), "values": {"rainfall": 1}} for i in (0, 11)]}).encode(), NOW)
+    decoder(max_backfill_days=10).add(
+        spanning,
+        f"flood/v1/{CODE}/obs",
+        json.dumps({"readings": [{"ts": iso(-86400 * i), "values": {"rainfall": 1}} for i in (0, 11)]}).encode(),
+        NOW,
+    )
     assert [x.reason for x in spanning.dead] == ["backfill_span"] and not spanning.obs and not spanning.obs_days

@@ -28,8 +28,9 @@ def poison_corpus(river: str, camera: str, rain: str) -> list[tuple[str, bytes, 
     now = datetime.now(UTC).replace(microsecond=0)
     ts = now.isoformat()
     obs, video, status = f"flood/v1/{river}/obs", f"flood/v1/{camera}/video", f"flood/v1/{rain}/status"
-    far = [{"ts": (now - timedelta(days=1000 - i)).isoformat(), "values": {"water_level": 1.0}}
-           for i in range(0, 1000, 7)]
+    far = [
+        {"ts": (now - timedelta(days=1000 - i)).isoformat(), "values": {"water_level": 1.0}} for i in range(0, 1000, 7)
+    ]
     return [
         (obs, b'{"ts": "' + ts.encode() + b'", "values": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "malformed_json"),
         (obs, b"[" * 100_000 + b"]" * 100_000, "malformed_json"),
@@ -43,10 +44,16 @@ def poison_corpus(river: str, camera: str, rain: str) -> list[tuple[str, bytes, 
         (obs, b"\xff\xfe\x00\x00", "malformed_json"),
         (obs, b"", "malformed_json"),
         (obs, orjson.dumps({"readings": far}), "backfill_span"),
-        (obs, orjson.dumps({"ts": (now - timedelta(days=4000)).isoformat(), "values": {"rainfall": 1}}),
-         "expired_timestamp"),
-        (obs, orjson.dumps({"ts": (now + timedelta(hours=3)).isoformat(), "values": {"rainfall": 1}}),
-         "future_timestamp"),
+        (
+            obs,
+            orjson.dumps({"ts": (now - timedelta(days=4000)).isoformat(), "values": {"rainfall": 1}}),
+            "expired_timestamp",
+        ),
+        (
+            obs,
+            orjson.dumps({"ts": (now + timedelta(hours=3)).isoformat(), "values": {"rainfall": 1}}),
+            "future_timestamp",
+        ),
         (obs, b'{"ts": "0001-01-01T00:00:00+14:00", "values": {"water_level": 1}}', "expired_timestamp"),
         (obs, b'{"ts": "9999-12-31T23:59:59-14:00", "values": {"water_level": 1}}', "future_timestamp"),
         (obs, b'{"ts": "2026-13-45T99:00:00+08:00", "values": {"water_level": 1}}', "bad_timestamp"),
@@ -81,22 +88,42 @@ def process_start(port: int) -> float | None:
     return float(found.group(1))
 
 
-def test_poison_corpus_to_two_workers(db: psycopg.Connection, database_url: str, broker, settings,  # type: ignore[no-untyped-def]
-                                      floodctl_process, wait_until) -> None:
+def test_poison_corpus_to_two_workers(
+    db: psycopg.Connection,
+    database_url: str,
+    broker,
+    settings,  # type: ignore[no-untyped-def]
+    floodctl_process,
+    wait_until,
+) -> None:
     db.execute("ALTER TABLE observations ADD CONSTRAINT test_no_magic CHECK (value <> 123.456)")
-    river, rain = [r[0] for r in db.execute("SELECT code FROM stations WHERE active AND kind = 'river' "
-                                            "ORDER BY code LIMIT 2")]
+    river, rain = [
+        r[0] for r in db.execute("SELECT code FROM stations WHERE active AND kind = 'river' ORDER BY code LIMIT 2")
+    ]
     camera = db.execute("SELECT code FROM stations WHERE active AND kind = 'camera' LIMIT 1").fetchone()[0]
     stations = [r[0] for r in db.execute("SELECT code FROM stations WHERE active ORDER BY code")]
-    base_port = free_port_range(WORKERS)       # worker i serves its metrics on base + i
-    env = dict(os.environ, FLOOD_DATABASE_URL=database_url, FLOOD_MQTT_URL=broker.url,
-               FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix, FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
-               FLOOD_INGEST_METRICS_PORT=str(base_port), FLOOD_LOG_LEVEL="WARNING", FLOOD_INGEST_FLUSH_MS="20",
-               FLOOD_DATA_DIR=str(settings.data_dir))
+    base_port = free_port_range(WORKERS)  # worker i serves its metrics on base + i
+    env = dict(
+        os.environ,
+        FLOOD_DATABASE_URL=database_url,
+        FLOOD_MQTT_URL=broker.url,
+        FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
+        FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
+        FLOOD_INGEST_METRICS_PORT=str(base_port),
+        FLOOD_LOG_LEVEL="WARNING",
+        FLOOD_INGEST_FLUSH_MS="20",
+        FLOOD_DATA_DIR=str(settings.data_dir),
+    )
     ingest = floodctl_process(["ingest", "--workers", str(WORKERS)], env).start()
     try:
-        started = wait_until(lambda: all(process_start(base_port + i) for i in range(WORKERS)) and
-                             [process_start(base_port + i) for i in range(WORKERS)], 40, "both workers up")
+        started = wait_until(
+            lambda: (
+                all(process_start(base_port + i) for i in range(WORKERS))
+                and [process_start(base_port + i) for i in range(WORKERS)]
+            ),
+            40,
+            "both workers up",
+        )
         corpus = poison_corpus(river, camera, rain)
         base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
         good: list[tuple[str, bytes]] = []
@@ -105,12 +132,12 @@ def test_poison_corpus_to_two_workers(db: psycopg.Connection, database_url: str,
             code = stations[i % len(stations)]
             ts = (base + timedelta(seconds=i // len(stations))).isoformat()
             good.append((f"flood/v1/{code}/obs", orjson.dumps({"ts": ts, "values": {"rainfall": (i % 40) / 10}})))
-        for round_ in range(2):        # the corpus twice: the second time the workers have seen it once already
+        for round_ in range(2):  # the corpus twice: the second time the workers have seen it once already
             for j, (topic, payload, _reason) in enumerate(corpus):
                 at = (round_ * len(corpus) + j) * GOOD_PER_POISON * 2
-                messages += good[at:at + GOOD_PER_POISON]
+                messages += good[at : at + GOOD_PER_POISON]
                 messages.append((topic, payload))
-                messages += good[at + GOOD_PER_POISON:at + 2 * GOOD_PER_POISON]
+                messages += good[at + GOOD_PER_POISON : at + 2 * GOOD_PER_POISON]
         assert len(good) == len(corpus) * GOOD_PER_POISON * 4
         with Publisher(broker.url, f"test-pub-{uuid.uuid4().hex[:8]}").connect() as pub:
             for topic, payload in messages:
@@ -124,10 +151,12 @@ def test_poison_corpus_to_two_workers(db: psycopg.Connection, database_url: str,
 
         expected_dead = 2 * len(corpus)
         wait_until(lambda: stored() >= len(good) and dead() >= expected_dead, 90, "every message handled")
-        time.sleep(1.5)   # a redelivery or a duplicate would land now
+        time.sleep(1.5)  # a redelivery or a duplicate would land now
         assert stored() == len(good), "every good reading stored once"
-        duplicates = db.execute("SELECT count(*) FROM (SELECT station_id, metric_id, ts FROM observations "
-                                "GROUP BY 1, 2, 3 HAVING count(*) > 1) d").fetchone()[0]
+        duplicates = db.execute(
+            "SELECT count(*) FROM (SELECT station_id, metric_id, ts FROM observations "
+            "GROUP BY 1, 2, 3 HAVING count(*) > 1) d"
+        ).fetchone()[0]
         assert duplicates == 0
         assert dead() == expected_dead, "every poison message dead-lettered once"
         reasons = sorted(r[0] for r in db.execute("SELECT reason FROM dead_letters"))
@@ -146,4 +175,3 @@ def test_poison_corpus_to_two_workers(db: psycopg.Connection, database_url: str,
         assert sum(totals) == len(messages) and min(totals) > 0, totals
     finally:
         assert ingest.stop() == 0
-

@@ -24,19 +24,26 @@ def stream(db: psycopg.Connection, n: int, *, minutes_back: int = 600) -> list[t
     """n single-reading messages over the sample stations, each (station, ts) distinct."""
     codes = [r[0] for r in db.execute("SELECT code FROM stations WHERE active ORDER BY code")]
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_back)
-    return [(f"flood/v1/{codes[i % len(codes)]}/obs",
-             f'{{"ts": "{(base + timedelta(seconds=i // len(codes))).isoformat()}", '
-             f'"values": {{"water_level": {i % 50 / 10}}}}}'.encode()) for i in range(n)]
+    return [
+        (
+            f"flood/v1/{codes[i % len(codes)]}/obs",
+            f'{{"ts": "{(base + timedelta(seconds=i // len(codes))).isoformat()}", '
+            f'"values": {{"water_level": {i % 50 / 10}}}}}'.encode(),
+        )
+        for i in range(n)
+    ]
 
 
-def publish_in_background(url: str, messages: list[tuple[str, bytes]], pause_every: int = 0,
-                          pause_s: float = 0.0) -> threading.Thread:
+def publish_in_background(
+    url: str, messages: list[tuple[str, bytes]], pause_every: int = 0, pause_s: float = 0.0
+) -> threading.Thread:
     def run() -> None:
         with Publisher(url, f"test-pub-{uuid.uuid4().hex[:8]}") as pub:
             for i, (topic, payload) in enumerate(messages):
                 pub.publish(topic, payload)
                 if pause_every and i % pause_every == pause_every - 1:
                     time.sleep(pause_s)
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
@@ -60,11 +67,16 @@ class IngestProcess:
 
     def __init__(self, database_url: str, mqtt_url: str, settings, spawn) -> None:  # type: ignore[no-untyped-def]
         self.metrics_port = free_port()
-        env = dict(os.environ, FLOOD_DATABASE_URL=database_url, FLOOD_MQTT_URL=mqtt_url,
-                   FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
-                   FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
-                   FLOOD_INGEST_METRICS_PORT=str(self.metrics_port), FLOOD_LOG_LEVEL="WARNING",
-                   FLOOD_DATA_DIR=str(settings.data_dir))
+        env = dict(
+            os.environ,
+            FLOOD_DATABASE_URL=database_url,
+            FLOOD_MQTT_URL=mqtt_url,
+            FLOOD_MQTT_CLIENT_PREFIX=settings.mqtt_client_prefix,
+            FLOOD_MQTT_SHARE_GROUP=settings.mqtt_share_group,
+            FLOOD_INGEST_METRICS_PORT=str(self.metrics_port),
+            FLOOD_LOG_LEVEL="WARNING",
+            FLOOD_DATA_DIR=str(settings.data_dir),
+        )
         self.child = spawn(["ingest", "--workers", "1"], env)
         self.kill9, self.stop = self.child.kill9, self.child.stop
 
@@ -84,12 +96,14 @@ class IngestProcess:
 
     def metrics(self) -> dict[str, float]:
         text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
-                if line and not line.startswith("#") and "{" not in line}
+        return {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#") and "{" not in line
+        }
 
 
-def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url, settings,
-                                                       floodctl_process) -> None:
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url, settings, floodctl_process) -> None:
     messages = stream(db, 30_000)
     ingest = IngestProcess(database_url, broker.url, settings, floodctl_process)
     ingest.start()
@@ -102,7 +116,7 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(db, broker, database_url
     at_kill = observation_count(db)
     assert 0 < at_kill < len(messages), f"the kill did not land mid-stream ({at_kill} rows)"
     publisher.join(60)
-    ingest.start()      # same client id: the persistent session hands back what was not acked
+    ingest.start()  # same client id: the persistent session hands back what was not acked
     try:
         assert wait_count(db, len(messages)) == len(messages)
         time.sleep(1.0)  # anything redelivered twice would land now
@@ -128,7 +142,7 @@ def test_database_restart_while_publishing_loses_nothing(db, broker, pg_cluster,
     while observation_count(db) < 1_000:
         time.sleep(0.01)
     db.close()
-    pg_cluster.stop("fast")            # connections cut, server gone
+    pg_cluster.stop("fast")  # connections cut, server gone
     deepest = 0
     outage_end = time.monotonic() + 4
     while time.monotonic() < outage_end:
@@ -167,19 +181,26 @@ def test_backfill_creates_missing_day_partitions(db, broker, start_worker, late_
     assert db.execute("SELECT to_regclass(%s)", (part,)).fetchone()[0] is not None
 
 
-def test_retiring_a_worker_index_drains_its_share_and_leaves_the_group(db, broker, start_worker, settings,
-                                                                       database_url) -> None:
+def test_retiring_a_worker_index_drains_its_share_and_leaves_the_group(
+    db, broker, start_worker, settings, database_url
+) -> None:
     from ingest.worker import IngestWorker
 
     first, second = start_worker(index=0), start_worker(index=1)
-    second.stop_event.set()                       # index 1 goes away; its session stays in the group
+    second.stop_event.set()  # index 1 goes away; its session stays in the group
     time.sleep(1.0)
     messages = stream(db, 4_000)
     publish_in_background(broker.url, messages[:2_000]).join(60)
     time.sleep(1.0)
     assert observation_count(db) < 2_000, "the offline session of index 1 holds its share"
-    retiring = IngestWorker(settings, index=1, database_url=database_url, mqtt_url=broker.url,
-                            protocol=settings.ingest_mqtt_protocol, retire=True)
+    retiring = IngestWorker(
+        settings,
+        index=1,
+        database_url=database_url,
+        mqtt_url=broker.url,
+        protocol=settings.ingest_mqtt_protocol,
+        retire=True,
+    )
     runner = threading.Thread(target=retiring.run, daemon=True)
     runner.start()
     runner.join(60)

@@ -14,7 +14,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from floodctl.core.mqtt import connect_async, make_client
-from simulators.devices import BAD_COMMAND, FAIL_REASONS, VirtualDevices, devices_from_villages, parse_command
+from floodctl.domain.drills import DRILL_MARKER
+from floodctl.domain.topics import device_filters, device_topic
+from simulators.device_commands import BAD_COMMAND, parse_command
+from simulators.devices import FAIL_REASONS, VirtualDevices, devices_from_villages
 from simulators.publisher import Publisher
 
 LED = "LED-330225001201-1"
@@ -30,8 +33,7 @@ class Acks:
         self._cond = threading.Condition()
         self._ready = threading.Event()
         self.client, self._props = make_client(url, f"test-acks-{uuid.uuid4().hex[:8]}", persistent=False)
-        self.client.on_connect = lambda c, u, f, reason, p: c.subscribe(
-            [("flood/v1/+/+/ack", 1), ("flood/v1/drill/+/+/ack", 1)])
+        self.client.on_connect = lambda c, u, f, reason, p: c.subscribe([(topic, 1) for topic in device_filters("ack")])
         self.client.on_subscribe = lambda *args: self._ready.set()
         self.client.on_message = self._on_message
 
@@ -103,11 +105,11 @@ def new_id() -> str:
 
 def send(publisher: Publisher, kind: str, device: str, payload: dict[str, Any] | bytes, *, drill: bool = False) -> None:
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    publisher.publish(f"flood/v1/{'drill/' if drill else ''}{kind}/{device}/cmd", body)
+    publisher.publish(device_topic(kind, device, drill), body)
     assert publisher.flush(10)
 
 
-TEXT = "【演练】台风红色预警，请立即转移"
+TEXT = DRILL_MARKER + "台风红色预警，请立即转移"
 
 
 def command(command_id: str, text: str = TEXT, drill_id: int = 7, **extra: Any) -> dict[str, Any]:
@@ -122,13 +124,14 @@ def test_villages_list_every_board_and_speaker() -> None:
     assert sum(d.kind == "speaker" for d in devices.values()) > 10
 
 
-def test_led_board_shows_the_text_and_acks_shown(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                                publisher: Publisher) -> None:
+def test_led_board_shows_the_text_and_acks_shown(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     cid = new_id()
     send(publisher, "led", LED, command(cid, drill_id=7))
     [(topic, ack)] = acks.wait(cid)
-    assert topic == f"flood/v1/led/{LED}/ack"
+    assert topic == device_topic("led", LED, False, "ack")
     assert ack["command_id"] == cid and ack["device"] == LED and ack["drill_id"] == 7
     assert ack["status"] == "shown" and ack["reason"] is None
     assert datetime.fromisoformat(ack["ts"]).utcoffset() is not None
@@ -137,22 +140,24 @@ def test_led_board_shows_the_text_and_acks_shown(start_devices: Callable[..., Vi
     assert record.command_id == cid and record.drill_id == 7 and record.priority == "urgent"
 
 
-def test_speaker_plays_and_acks_played(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                       publisher: Publisher) -> None:
+def test_speaker_plays_and_acks_played(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     cid = new_id()
-    text = "请沿海人员立即撤离"          # 9 characters: 1.8 s a time at five characters a second
+    text = "请沿海人员立即撤离"  # 9 characters: 1.8 s a time at five characters a second
     send(publisher, "speaker", SPEAKER, command(cid, text=text, drill_id=0, repeat=2))
     [(topic, ack)] = acks.wait(cid)
-    assert topic == f"flood/v1/speaker/{SPEAKER}/ack"
+    assert topic == device_topic("speaker", SPEAKER, False, "ack")
     assert ack["status"] == "played" and ack["drill_id"] == 0 and ack["reason"] is None
     assert devices.shown(SPEAKER) == text
     [record] = devices.history(SPEAKER)
     assert record.duration_s == pytest.approx(3.6)
 
 
-def test_speaker_acks_after_playing_on_a_scaled_clock(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                                      publisher: Publisher) -> None:
+def test_speaker_acks_after_playing_on_a_scaled_clock(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     # time_scale 0.1: 10 characters play 0.2 s; the second command waits for the first.
     start_devices(time_scale=0.1)
     first, second = new_id(), new_id()
@@ -165,37 +170,39 @@ def test_speaker_acks_after_playing_on_a_scaled_clock(start_devices: Callable[..
     assert order == [first, second]
 
 
-def test_drill_namespace_is_answered_in_the_drill_namespace(start_devices: Callable[..., VirtualDevices],
-                                                            acks: Acks, publisher: Publisher) -> None:
+def test_drill_namespace_is_answered_in_the_drill_namespace(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     led, speaker, again = new_id(), new_id(), new_id()
     send(publisher, "led", LED, command(led, drill_id=7), drill=True)
     send(publisher, "speaker", SPEAKER, command(speaker, drill_id=7), drill=True)
     [(led_topic, led_ack)] = acks.wait(led)
     [(speaker_topic, speaker_ack)] = acks.wait(speaker)
-    assert led_topic == f"flood/v1/drill/led/{LED}/ack" and led_ack["status"] == "shown"
-    assert speaker_topic == f"flood/v1/drill/speaker/{SPEAKER}/ack" and speaker_ack["status"] == "played"
+    assert led_topic == device_topic("led", LED, True, "ack") and led_ack["status"] == "shown"
+    assert speaker_topic == device_topic("speaker", SPEAKER, True, "ack") and speaker_ack["status"] == "played"
     assert led_ack["drill_id"] == speaker_ack["drill_id"] == 7
     assert devices.shown(LED) == TEXT
     # The same command id again, now on the live topic: not shown again, acked where it came in.
     send(publisher, "led", LED, command(led, drill_id=7))
     topics = [t for t, _ in acks.wait(led, count=2)]
-    assert topics == [f"flood/v1/drill/led/{LED}/ack", f"flood/v1/led/{LED}/ack"]
+    assert topics == [device_topic("led", LED, True, "ack"), device_topic("led", LED, False, "ack")]
     assert devices.stats["duplicates"] == 1
     # Nothing else under the drill prefix is a command topic.
     send(publisher, "led", LED, command(again), drill=False)
     acks.wait(again)
-    devices.handle(f"flood/v1/drill/x/{LED}/cmd", orjson.dumps(command(new_id())))
-    devices.handle(f"flood/v1/drill/led/{LED}/cmd/extra", orjson.dumps(command(new_id())))
+    devices.handle(device_topic("x", LED, True), orjson.dumps(command(new_id())))
+    devices.handle(device_topic("led", LED, True) + "/extra", orjson.dumps(command(new_id())))
     assert devices.stats["commands"] == 4
 
 
-def test_unknown_device_gets_no_ack(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                    publisher: Publisher) -> None:
+def test_unknown_device_gets_no_ack(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     unknown, wrong_kind, known = new_id(), new_id(), new_id()
     send(publisher, "led", "LED-999999999999-1", command(unknown))
-    send(publisher, "led", SPEAKER, command(wrong_kind))       # a speaker id on the LED topic
+    send(publisher, "led", SPEAKER, command(wrong_kind))  # a speaker id on the LED topic
     send(publisher, "led", LED, command(known))
     acks.wait(known)
     time.sleep(0.3)
@@ -203,8 +210,9 @@ def test_unknown_device_gets_no_ack(start_devices: Callable[..., VirtualDevices]
     assert devices.stats["unknown"] == 2
 
 
-def test_fail_rate_one_acks_failed_with_a_reason(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                                 publisher: Publisher) -> None:
+def test_fail_rate_one_acks_failed_with_a_reason(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices(fail_rate=1.0)
     led, speaker = new_id(), new_id()
     send(publisher, "led", LED, command(led))
@@ -217,20 +225,22 @@ def test_fail_rate_one_acks_failed_with_a_reason(start_devices: Callable[..., Vi
     assert devices.shown(LED) is None and devices.shown(SPEAKER) is None
 
 
-def test_silent_device_never_acks(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                  publisher: Publisher) -> None:
+def test_silent_device_never_acks(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices(silent_rate=1.0)
     assert set(devices.dead()) == set(devices.device_ids)
     cid = new_id()
     send(publisher, "led", LED, command(cid))
     time.sleep(2.0)
     assert acks.of(cid) == []
-    assert [r.command_id for r in devices.history(LED)] == [cid]      # it got it, it just never answers
+    assert [r.command_id for r in devices.history(LED)] == [cid]  # it got it, it just never answers
     assert devices.stats["silent"] == 1
 
 
-def test_duplicate_command_is_shown_once_and_acked_again(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                                         publisher: Publisher) -> None:
+def test_duplicate_command_is_shown_once_and_acked_again(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     cid = new_id()
     send(publisher, "led", LED, command(cid))
@@ -244,8 +254,9 @@ def test_duplicate_command_is_shown_once_and_acked_again(start_devices: Callable
     assert devices.stats["duplicates"] == 1
 
 
-def test_bad_commands_do_no_harm(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                 publisher: Publisher) -> None:
+def test_bad_commands_do_no_harm(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     devices = start_devices()
     broken, no_text, good = new_id(), new_id(), new_id()
     send(publisher, "led", LED, b"\xff\xfe not json at all")
@@ -265,8 +276,9 @@ def test_bad_commands_do_no_harm(start_devices: Callable[..., VirtualDevices], a
     assert devices.client.is_connected()
 
 
-def test_same_seed_same_failures(start_devices: Callable[..., VirtualDevices], acks: Acks,
-                                 publisher: Publisher) -> None:
+def test_same_seed_same_failures(
+    start_devices: Callable[..., VirtualDevices], acks: Acks, publisher: Publisher
+) -> None:
     ids = [f"det-{uuid.uuid4().hex[:6]}-{i}" for i in range(30)]
 
     def outcomes(seed: int) -> list[str]:
@@ -287,8 +299,8 @@ def test_same_seed_same_failures(start_devices: Callable[..., VirtualDevices], a
 def test_dead_devices_and_failures_depend_only_on_the_seed() -> None:
     def run(seed: int) -> tuple[list[str], list[str]]:
         devices = VirtualDevices("mqtt://127.0.0.1:1", fail_rate=0.3, silent_rate=0.2, seed=seed)
-        for i in range(20):        # handled directly: decisions need no broker (acks go nowhere)
-            devices.handle(f"flood/v1/led/{LED}/cmd", orjson.dumps(command(f"c{i}")))
+        for i in range(20):  # handled directly: decisions need no broker (acks go nowhere)
+            devices.handle(device_topic("led", LED, False), orjson.dumps(command(f"c{i}")))
         return devices.dead(), [r.status for r in devices.history(LED)]
 
     assert run(5) == run(5)
@@ -298,9 +310,11 @@ def test_dead_devices_and_failures_depend_only_on_the_seed() -> None:
 def test_parse_command_defaults_and_limits() -> None:
     cmd = parse_command(b'{"command_id": "a", "text": "x"}')
     assert (cmd.drill_id, cmd.priority, cmd.repeat) == (0, "normal", 1)
-    for bad in (b'{"command_id": "a", "text": "x", "priority": "high"}',
-                b'{"command_id": "a", "text": "x", "repeat": 0}',
-                b'{"command_id": "a", "text": "x", "drill_id": -1}',
-                b'{"command_id": "", "text": "x"}'):
+    for bad in (
+        b'{"command_id": "a", "text": "x", "priority": "high"}',
+        b'{"command_id": "a", "text": "x", "repeat": 0}',
+        b'{"command_id": "a", "text": "x", "drill_id": -1}',
+        b'{"command_id": "", "text": "x"}',
+    ):
         with pytest.raises(ValueError):
             parse_command(bad)

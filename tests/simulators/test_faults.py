@@ -11,8 +11,7 @@ STATIONS = [f"S{i:07d}" for i in range(120)]
 
 
 def clean() -> list[Message]:
-    return [Message(t, s, "obs", ((t, {"water_level": 1.0 + (t - TIMES[0]) / 1e5}),))
-            for s in STATIONS for t in TIMES]
+    return [Message(t, s, "obs", ((t, {"water_level": 1.0 + (t - TIMES[0]) / 1e5}),)) for s in STATIONS for t in TIMES]
 
 
 def readings_of(messages: list[Message]) -> list[tuple[str, float, float]]:
@@ -33,20 +32,30 @@ def test_same_seed_same_messages_and_another_seed_differs() -> None:
 
 
 def test_each_fault_kind_is_there() -> None:
-    profile = FaultProfile("test", "all of them", dropout_rate=0.1, stuck_rate=0.1, spike_rate=0.001,
-                           late_rate=0.1, duplicate_rate=0.02, skew_rate=0.1)
+    profile = FaultProfile(
+        "test",
+        "all of them",
+        dropout_rate=0.1,
+        stuck_rate=0.1,
+        spike_rate=0.001,
+        late_rate=0.1,
+        duplicate_rate=0.02,
+        skew_rate=0.1,
+    )
     out, report = apply_faults(clean(), profile, 3, TIMES)
     by_station: dict[str, list[tuple[float, float]]] = {}
     for station, ts, value in readings_of(out):
         by_station.setdefault(station, []).append((ts, value))
-    # dropout: nothing inside the window, ever
+    # dropout: nothing inside the window, ever (where the clean series had readings)
+    assert report.dropout, "no station dropped out: the dropout check below would check nothing"
     for station, (start, end) in report.dropout.items():
+        assert any(start <= t < end for t in TIMES), (station, start, end)
         skew = report.skew_s.get(station, 0.0)
         assert not [ts for ts, _ in by_station[station] if start <= ts - skew < end]
     # stuck: one value through the window
-    for station, (start, end) in report.stuck.items():
-        if station in report.dropout or station in report.late:
-            continue
+    stuck_only = {s: w for s, w in report.stuck.items() if s not in report.dropout and s not in report.late}
+    assert stuck_only, "no station stuck on its own: the stuck check below would check nothing"
+    for station, (start, end) in stuck_only.items():
         skew = report.skew_s.get(station, 0.0)
         inside = {v for ts, v in by_station[station] if start <= ts - skew < end}
         assert len(inside) == 1

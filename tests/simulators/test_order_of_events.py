@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from floodctl.domain.geodesy import haversine_km
 from gis_data import loader
 from simulators.hazard import Readings, StationSet, simulate
 from simulators.scenarios import SCENARIOS, get_scenario
-from simulators.tracks import distance_km
 
-HOUR = 12          # 5-minute steps
+HOUR = 12  # 5-minute steps
 COUNTY_LAT, COUNTY_LON = 29.45, 121.9
 
 
@@ -29,11 +29,17 @@ def run(request: pytest.FixtureRequest, county: StationSet) -> tuple[str, Readin
     times = np.arange(start, np.datetime64(int(track.end.timestamp()), "s"), np.timedelta64(300, "s"))
     readings = simulate(county, track, times, seed=3)
     state = track.sample(times)
-    closest = int(np.argmin(distance_km(COUNTY_LAT, COUNTY_LON, state.lat, state.lon)))
+    closest = int(
+        np.argmin(
+            haversine_km(np.full_like(state.lat, COUNTY_LAT), np.full_like(state.lon, COUNTY_LON), state.lat, state.lon)
+        )
+    )
     return request.param, readings, closest
 
 
-def test_rain_bands_come_first_and_the_tide_peaks_near_closest_approach(county: StationSet, run) -> None:
+def test_rain_bands_come_first_and_the_tide_peaks_near_closest_approach(
+    county: StationSet, run: tuple[str, Readings, int]
+) -> None:
     name, r, closest = run
     gauges = county.mask("rain", "river", "reservoir", "weather")
     hourly = np.convolve(np.mean(r["rainfall"][gauges], axis=0), np.ones(HOUR))[: r["rainfall"].shape[1]]
@@ -45,7 +51,9 @@ def test_rain_bands_come_first_and_the_tide_peaks_near_closest_approach(county: 
     assert abs(tide_peak - closest) <= 12 * HOUR, name
 
 
-def test_rivers_lag_their_rain_and_reservoirs_cross_their_flood_limit(county: StationSet, run) -> None:
+def test_rivers_lag_their_rain_and_reservoirs_cross_their_flood_limit(
+    county: StationSet, run: tuple[str, Readings, int]
+) -> None:
     name, r, _closest = run
     rivers = np.flatnonzero(county.mask("river"))
     lags = [(np.argmax(r["water_level"][i]) - np.argmax(r["rainfall"][i])) * 5 for i in rivers]
@@ -56,7 +64,7 @@ def test_rivers_lag_their_rain_and_reservoirs_cross_their_flood_limit(county: St
     assert np.all(level[:, 0] < limit) and np.any(level.max(axis=1) > limit), name
 
 
-def test_pressure_and_wind_extremes_near_closest_approach(county: StationSet, run) -> None:
+def test_pressure_and_wind_extremes_near_closest_approach(county: StationSet, run: tuple[str, Readings, int]) -> None:
     name, r, closest = run
     wx = county.mask("weather")
     assert abs(int(np.argmin(np.min(r["pressure"][wx], axis=0))) - closest) <= 6 * HOUR, name

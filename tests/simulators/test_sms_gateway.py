@@ -14,7 +14,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
-from simulators.sms_gateway import SmsGatewayConfig, create_sms_app, is_loopback_url, num_segments, twilio_signature
+from alerts.signing import twilio_signature
+from floodctl.core.net import is_loopback_url
+from simulators.sms_gateway import SmsGatewayConfig, create_sms_app, num_segments
 
 twilio = pytest.importorskip("twilio", reason="the twilio client is a dev extra")
 from twilio.base.exceptions import TwilioRestException  # noqa: E402
@@ -131,11 +133,16 @@ def test_wrong_credentials_are_401_20003(serve_app: Serve) -> None:
         with pytest.raises(TwilioRestException) as excinfo:
             wrong.messages.create(to=TO, from_=FROM, body="hi")
         assert excinfo.value.status == 401 and excinfo.value.code == 20003
-        raw = httpx.post(f"{base_url}/2010-04-01/Accounts/{SID}/Messages.json",
-                         data={"To": TO, "From": FROM, "Body": "hi"})
+        raw = httpx.post(
+            f"{base_url}/2010-04-01/Accounts/{SID}/Messages.json", data={"To": TO, "From": FROM, "Body": "hi"}
+        )
         assert raw.status_code == 401
-        assert raw.json() == {"code": 20003, "message": "Authenticate",
-                              "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}
+        assert raw.json() == {
+            "code": 20003,
+            "message": "Authenticate",
+            "more_info": "https://www.twilio.com/docs/errors/20003",
+            "status": 401,
+        }
         assert app.state.messages == {}
 
 
@@ -231,8 +238,12 @@ def test_non_loopback_callback_is_never_called(serve_app: Serve, monkeypatch: py
         raise httpx.ConnectError("blocked by the test")
 
     monkeypatch.setattr(httpx.Client, "post", spy)
-    outside = ["http://192.0.2.10/hooks/sms/status", "https://example.com/hooks", "http://127.0.0.1.nip.io/x",
-               "ftp://127.0.0.1/x"]
+    outside = [
+        "http://192.0.2.10/hooks/sms/status",
+        "https://example.com/hooks",
+        "http://127.0.0.1.nip.io/x",
+        "ftp://127.0.0.1/x",
+    ]
     with gateway(serve_app) as (app, client):
         for url in outside:
             client.messages.create(to=TO, from_=FROM, body="hi", status_callback=url)

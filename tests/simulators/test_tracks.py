@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from floodctl.domain.geodesy import haversine_km
 from gis_data.loader import DEFAULT_TOWNS
 from simulators.scenarios import (
     CST,
@@ -30,9 +31,9 @@ from simulators.scenarios import (
     read_ibtracs_csv,
     read_track_csv,
 )
-from simulators.tracks import Fix, Track, distance_km
+from simulators.tracks import Fix, Track
 
-PUTUO = (29.95, 122.30)          # Putuo district, Zhoushan (In-Fa's first landfall)
+PUTUO = (29.95, 122.30)  # Putuo district, Zhoushan (In-Fa's first landfall)
 CATEGORY_DIGIT = {"TD": 1, "TS": 2, "STS": 3, "TY": 4, "STY": 5, "SuperTY": 6, "ET": 9}
 
 
@@ -45,14 +46,17 @@ def cma_header(number: str, rows: int, serial: int, name: str) -> str:
 
 def cma_row(fix: Fix) -> str:
     digit = CATEGORY_DIGIT.get(fix.category or "", 0)
-    return (f"{fix.time.astimezone(UTC):%Y%m%d%H} {digit} {round(fix.lat * 10):3d} {round(fix.lon * 10):4d} "
-            f"{round(fix.pressure_hpa):4d}     {round(fix.wind_ms):2d}")
+    return (
+        f"{fix.time.astimezone(UTC):%Y%m%d%H} {digit} {round(fix.lat * 10):3d} {round(fix.lon * 10):4d} "
+        f"{round(fix.pressure_hpa):4d}     {round(fix.wind_ms):2d}"
+    )
 
 
 def dummy_fixes() -> list[Fix]:
     t0 = datetime(2021, 7, 10, 0, tzinfo=UTC)
-    return [Fix(t0 + timedelta(hours=6 * i), 15.0 + 0.3 * i, 140.0 - 0.5 * i, 1000 - 2 * i, 15 + i, "TS")
-            for i in range(5)]
+    return [
+        Fix(t0 + timedelta(hours=6 * i), 15.0 + 0.3 * i, 140.0 - 0.5 * i, 1000 - 2 * i, 15 + i, "TS") for i in range(5)
+    ]
 
 
 def cma_text(fixes: list[Fix]) -> str:
@@ -63,24 +67,88 @@ def cma_text(fixes: list[Fix]) -> str:
     return "\n".join(lines) + "\n"
 
 
-IBTRACS_HEADER = ["SID", "SEASON", "NUMBER", "BASIN", "SUBBASIN", "NAME", "ISO_TIME", "NATURE", "LAT", "LON",
-                  "WMO_WIND", "WMO_PRES", "WMO_AGENCY", "TRACK_TYPE", "DIST2LAND", "LANDFALL", "IFLAG",
-                  "USA_AGENCY", "USA_ATCF_ID", "USA_LAT", "USA_LON", "CMA_LAT", "CMA_LON", "CMA_CAT",
-                  "CMA_WIND", "CMA_PRES"]
-IBTRACS_UNITS = [" ", "Year", " ", " ", " ", " ", " ", " ", "degrees_north", "degrees_east", "kts", "mb", " ",
-                 " ", "km", "km", " ", " ", " ", "degrees_north", "degrees_east", "degrees_north", "degrees_east",
-                 " ", "kts", "mb"]
+IBTRACS_HEADER = [
+    "SID",
+    "SEASON",
+    "NUMBER",
+    "BASIN",
+    "SUBBASIN",
+    "NAME",
+    "ISO_TIME",
+    "NATURE",
+    "LAT",
+    "LON",
+    "WMO_WIND",
+    "WMO_PRES",
+    "WMO_AGENCY",
+    "TRACK_TYPE",
+    "DIST2LAND",
+    "LANDFALL",
+    "IFLAG",
+    "USA_AGENCY",
+    "USA_ATCF_ID",
+    "USA_LAT",
+    "USA_LON",
+    "CMA_LAT",
+    "CMA_LON",
+    "CMA_CAT",
+    "CMA_WIND",
+    "CMA_PRES",
+]
+IBTRACS_UNITS = [
+    " ",
+    "Year",
+    " ",
+    " ",
+    " ",
+    " ",
+    " ",
+    " ",
+    "degrees_north",
+    "degrees_east",
+    "kts",
+    "mb",
+    " ",
+    " ",
+    "km",
+    "km",
+    " ",
+    " ",
+    " ",
+    "degrees_north",
+    "degrees_east",
+    "degrees_north",
+    "degrees_east",
+    " ",
+    "kts",
+    "mb",
+]
 
 
 def ibtracs_row(sid: str, name: str, fix: Fix | None, when: datetime, lat: float, lon: float) -> list[str]:
     row = dict.fromkeys(IBTRACS_HEADER, " ")
-    row.update(SID=sid, SEASON=str(when.year), NUMBER="52", BASIN="WP", SUBBASIN="MM", NAME=name,
-               ISO_TIME=f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S}", NATURE="TS", LAT=f"{lat:.4f}",
-               LON=f"{lon:.4f}", TRACK_TYPE="main", USA_AGENCY="jtwc_wp")
-    if fix is not None:   # IBTrACS gives CMA's m/s winds in whole knots
-        row.update(CMA_LAT=f"{fix.lat:.1f}", CMA_LON=f"{fix.lon:.1f}",
-                   CMA_CAT=str(CATEGORY_DIGIT.get(fix.category or "", 0)),
-                   CMA_WIND=str(round(fix.wind_ms / 0.514444)), CMA_PRES=str(round(fix.pressure_hpa)))
+    row.update(
+        SID=sid,
+        SEASON=str(when.year),
+        NUMBER="52",
+        BASIN="WP",
+        SUBBASIN="MM",
+        NAME=name,
+        ISO_TIME=f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+        NATURE="TS",
+        LAT=f"{lat:.4f}",
+        LON=f"{lon:.4f}",
+        TRACK_TYPE="main",
+        USA_AGENCY="jtwc_wp",
+    )
+    if fix is not None:  # IBTrACS gives CMA's m/s winds in whole knots
+        row.update(
+            CMA_LAT=f"{fix.lat:.1f}",
+            CMA_LON=f"{fix.lon:.1f}",
+            CMA_CAT=str(CATEGORY_DIGIT.get(fix.category or "", 0)),
+            CMA_WIND=str(round(fix.wind_ms / 0.514444)),
+            CMA_PRES=str(round(fix.pressure_hpa)),
+        )
     return [row[c] for c in IBTRACS_HEADER]
 
 
@@ -89,9 +157,17 @@ def write_ibtracs(path: Path, fixes: list[Fix]) -> None:
     rows += [ibtracs_row("2021191N15140", "CHAMPI", f, f.time, f.lat, f.lon) for f in dummy_fixes()]
     for a, b in zip(fixes[:-1], fixes[1:], strict=True):
         rows.append(ibtracs_row("2021198N22133", "IN-FA", a, a.time, a.lat, a.lon))
-        if b.time - a.time == timedelta(hours=6):   # the 3-hourly interpolated row: CMA columns blank
-            rows.append(ibtracs_row("2021198N22133", "IN-FA", None, a.time + timedelta(hours=3),
-                                    (a.lat + b.lat) / 2, (a.lon + b.lon) / 2))
+        if b.time - a.time == timedelta(hours=6):  # the 3-hourly interpolated row: CMA columns blank
+            rows.append(
+                ibtracs_row(
+                    "2021198N22133",
+                    "IN-FA",
+                    None,
+                    a.time + timedelta(hours=3),
+                    (a.lat + b.lat) / 2,
+                    (a.lon + b.lon) / 2,
+                )
+            )
     rows.append(ibtracs_row("2021198N22133", "IN-FA", fixes[-1], fixes[-1].time, fixes[-1].lat, fixes[-1].lon))
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
@@ -121,8 +197,8 @@ def test_packaged_in_fa_loads_in_utc() -> None:
     assert len(track.fixes) == 39
     assert track.storm_id == "2106"
     assert all(f.time.utcoffset() == timedelta(0) for f in track.fixes)
-    assert track.start == datetime(2021, 7, 17, 18, tzinfo=UTC)      # 2021-07-18 02:00 CST
-    assert track.end == datetime(2021, 7, 26, 18, tzinfo=UTC)        # 2021-07-27 02:00 CST
+    assert track.start == datetime(2021, 7, 17, 18, tzinfo=UTC)  # 2021-07-18 02:00 CST
+    assert track.end == datetime(2021, 7, 26, 18, tzinfo=UTC)  # 2021-07-27 02:00 CST
     first = track.fixes[0]
     assert (first.lat, first.lon, first.pressure_hpa, first.wind_ms, first.category) == (22.2, 132.5, 998, 18, "TS")
 
@@ -130,15 +206,18 @@ def test_packaged_in_fa_loads_in_utc() -> None:
 def test_in_fa_at_landfall_is_near_zhoushan() -> None:
     fix = in_fa_track().at(IN_FA_LANDFALL)
     assert fix.time == datetime(2021, 7, 25, 4, 30, tzinfo=UTC)
-    assert float(distance_km(fix.lat, fix.lon, *PUTUO)) < 25
+    assert float(haversine_km(fix.lat, fix.lon, *PUTUO)) < 25
     assert fix.pressure_hpa == 965 and fix.wind_ms == 38
 
 
 def test_read_track_csv_rejects_bad_row(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text("time_cst,lat,lon,type,pres_hpa,wind_ms\n"
-                    "2021-07-18 02:00,22.2,132.5,TS,998,18\n"
-                    "2021-07-18 08:00,22.5,east,TS,998,18\n", encoding="utf-8")
+    path.write_text(
+        "time_cst,lat,lon,type,pres_hpa,wind_ms\n"
+        "2021-07-18 02:00,22.2,132.5,TS,998,18\n"
+        "2021-07-18 08:00,22.5,east,TS,998,18\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match=r"bad\.csv: line 3"):
         read_track_csv(path, "x", "x")
 
@@ -166,15 +245,15 @@ def test_cma_and_ibtracs_give_the_same_fixes(tmp_path: Path) -> None:
     cma_path, ib_path = tmp_path / "CH2021BST.txt", tmp_path / "ibtracs.WP.list.v04r01.csv"
     cma_path.write_text(cma_text(fixes), encoding="ascii")
     write_ibtracs(ib_path, fixes)
-    assert sum(1 for _ in ib_path.open()) > len(fixes) + 2 + 5   # interpolated rows were written
+    assert sum(1 for _ in ib_path.open()) > len(fixes) + 2 + 5  # interpolated rows were written
 
     cma = read_cma_bst(cma_path, "2106")
     by_name = read_ibtracs_csv(ib_path, "IN-FA 2021")
     by_sid = read_ibtracs_csv(ib_path, "2021198N22133")
     assert by_name.storm_id == "2021198N22133" and by_name.name == "In-Fa 2021"
-    assert_same_fixes(by_name, cma, wind_tol=0.3)     # whole knots → m/s
+    assert_same_fixes(by_name, cma, wind_tol=0.3)  # whole knots → m/s
     assert_same_fixes(by_sid, by_name)
-    assert_same_fixes(read_ibtracs_csv(ib_path, "in-fa"), by_name)   # name alone, unique in the file
+    assert_same_fixes(read_ibtracs_csv(ib_path, "in-fa"), by_name)  # name alone, unique in the file
     assert all(f.time.tzinfo == UTC for f in by_name.fixes)
 
 
@@ -194,7 +273,7 @@ def test_ibtracs_units_row_in_metres_per_second(tmp_path: Path) -> None:
 
 def test_cma_malformed_row_names_the_line(tmp_path: Path) -> None:
     lines = cma_text(list(in_fa_track().fixes)).splitlines()
-    lines[8] = "2021071718 2 222 13X5  998     18"        # line 9: In-Fa's 2nd row (header on line 7)
+    lines[8] = "2021071718 2 222 13X5  998     18"  # line 9: In-Fa's 2nd row (header on line 7)
     path = tmp_path / "CH2021BST.txt"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"CH2021BST\.txt: line 9\b"):
@@ -211,7 +290,7 @@ def test_cma_malformed_header_and_short_storm(tmp_path: Path) -> None:
     text = cma_text(list(in_fa_track().fixes))
     with pytest.raises(ValueError, match=r"line 1\b.*header"):
         read_cma_bst(text.replace("66666 2105    5", "66666 2105 five", 1), "2106")
-    truncated = "\n".join(text.splitlines()[:-1])     # the last storm announces 2 rows, 1 is left
+    truncated = "\n".join(text.splitlines()[:-1])  # the last storm announces 2 rows, 1 is left
     lineno = len(truncated.splitlines()) - 1
     with pytest.raises(ValueError, match=rf"line {lineno}: header announces 2 rows, the file ends after 1"):
         read_cma_bst(truncated, "2106")
@@ -259,29 +338,32 @@ def test_direct_hit_lands_on_hepu_moving_northwest() -> None:
     track = direct_hit_hepu_track()
     assert get_scenario("direct-hit-hepu").landfall == DIRECT_HIT_HEPU_LANDFALL
     at = track.at(DIRECT_HIT_HEPU_LANDFALL)
-    assert float(distance_km(at.lat, at.lon, *HEPU_SEAT)) < 10
-    assert (at.pressure_hpa, at.wind_ms) == (965, 42)                 # Haikui's landfall intensity
-    for when in (DIRECT_HIT_HEPU_LANDFALL - timedelta(minutes=30), DIRECT_HIT_HEPU_LANDFALL,
-                 DIRECT_HIT_HEPU_LANDFALL + timedelta(hours=3)):
-        assert 292.5 <= bearing_deg(track, when) <= 337.5, when     # north-west octant
+    assert float(haversine_km(at.lat, at.lon, *HEPU_SEAT)) < 10
+    assert (at.pressure_hpa, at.wind_ms) == (965, 42)  # Haikui's landfall intensity
+    for when in (
+        DIRECT_HIT_HEPU_LANDFALL - timedelta(minutes=30),
+        DIRECT_HIT_HEPU_LANDFALL,
+        DIRECT_HIT_HEPU_LANDFALL + timedelta(hours=3),
+    ):
+        assert 292.5 <= bearing_deg(track, when) <= 337.5, when  # north-west octant
 
 
 def test_direct_hit_shape() -> None:
     track = direct_hit_hepu_track()
     lead = DIRECT_HIT_HEPU_LANDFALL - track.start
     assert timedelta(hours=55) <= lead <= timedelta(hours=66)
-    assert distance_km(track.fixes[0].lat, track.fixes[0].lon, 24.0, 128.0) < 50
+    assert haversine_km(track.fixes[0].lat, track.fixes[0].lon, 24.0, 128.0) < 50
     assert min(f.pressure_hpa for f in track.fixes) == 960 and max(f.wind_ms for f in track.fixes) == 45
     after = [f for f in track.fixes if f.time > DIRECT_HIT_HEPU_LANDFALL]
-    assert [f.wind_ms for f in after] == sorted((f.wind_ms for f in after), reverse=True)   # weakening
+    assert [f.wind_ms for f in after] == sorted((f.wind_ms for f in after), reverse=True)  # weakening
     assert timedelta(hours=20) <= track.end - DIRECT_HIT_HEPU_LANDFALL <= timedelta(hours=28)
     last = track.fixes[-1]
-    assert 31.0 <= last.lat <= 32.0 and 119.0 <= last.lon <= 119.8            # near the Anhui/Jiangsu border
+    assert 31.0 <= last.lat <= 32.0 and 119.0 <= last.lon <= 119.8  # near the Anhui/Jiangsu border
     assert track.start.astimezone(CST).year == 2025 and track.start.astimezone(CST).month == 8
     # A steady storm: no 6-hour jump faster than 30 km/h.
     for a, b in zip(track.fixes[:-1], track.fixes[1:], strict=True):
         hours = (b.time - a.time).total_seconds() / 3600
-        assert float(distance_km(a.lat, a.lon, b.lat, b.lon)) / hours < 30
+        assert float(haversine_km(a.lat, a.lon, b.lat, b.lon)) / hours < 30
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -303,8 +385,8 @@ def test_scenarios_registry() -> None:
 
 def test_sample_interpolates_between_fixes() -> None:
     track = in_fa_track()
-    a = track.fixes[29]             # 2021-07-25 08:00 CST, 29.6N 123.1E
-    b = track.fixes[30]             # 2021-07-25 12:00 CST, 30.0N 122.5E
+    a = track.fixes[29]  # 2021-07-25 08:00 CST, 29.6N 123.1E
+    b = track.fixes[30]  # 2021-07-25 12:00 CST, 30.0N 122.5E
     mid = a.time + (b.time - a.time) / 2
     state = track.sample(np.array([np.datetime64(mid.replace(tzinfo=None), "s")]))
     assert state.lat[0] == pytest.approx((a.lat + b.lat) / 2)
@@ -313,7 +395,7 @@ def test_sample_interpolates_between_fixes() -> None:
     assert min(a.lat, b.lat) < state.lat[0] < max(a.lat, b.lat)
     # Speed over the segment: its length over 4 h.
     speed = math.hypot(state.velocity_east_ms[0], state.velocity_north_ms[0])
-    expected = float(distance_km(a.lat, a.lon, b.lat, b.lon)) * 1000 / (4 * 3600)
+    expected = float(haversine_km(a.lat, a.lon, b.lat, b.lon)) * 1000 / (4 * 3600)
     assert speed == pytest.approx(expected, rel=0.01)
     # Held constant outside the track.
     before = track.sample(np.array([(track.start - timedelta(days=1)).timestamp()]))
@@ -322,7 +404,7 @@ def test_sample_interpolates_between_fixes() -> None:
 
 def test_in_fa_moves_northwest_to_north_before_landfall() -> None:
     track = in_fa_track()
-    for hour in (3, 6, 10):   # 25 Jul CST; at landfall itself (12:30) the packaged fixes go due west
+    for hour in (3, 6, 10):  # 25 Jul CST; at landfall itself (12:30) the packaged fixes go due west
         bearing = bearing_deg(track, datetime(2021, 7, 25, hour, tzinfo=CST))
         assert 292.5 <= bearing <= 360, (hour, bearing)
     assert 265 <= bearing_deg(track, IN_FA_LANDFALL) <= 315

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from floodctl.domain.geodesy import EARTH_RADIUS_KM
 from simulators.hazard import WIND_FORCE_MS, StationSet, simulate, symmetric_surface_wind_ms, wind_radii_km
-from simulators.tracks import EARTH_RADIUS_M, Fix, Track
+from simulators.tracks import Fix, Track
 
 
 def test_radii_shrink_with_the_force() -> None:
@@ -29,10 +30,10 @@ def test_a_deeper_storm_has_wider_radii() -> None:
 
 
 def test_no_radius_for_a_force_the_storm_does_not_reach() -> None:
-    r7, r10, r12 = wind_radii_km(995.0, 20.0, 23.0)       # a tropical storm: force 8, no force 10
+    r7, r10, r12 = wind_radii_km(995.0, 20.0, 23.0)  # a tropical storm: force 8, no force 10
     assert r7 is not None and r7 > 0
     assert r10 is None and r12 is None
-    assert wind_radii_km(1006.0, 12.0, 20.0) == (None, None, None)    # a depression below force 7
+    assert wind_radii_km(1006.0, 12.0, 20.0) == (None, None, None)  # a depression below force 7
     # The fix's own max wind rules even where the pressure alone would give the model a stronger storm.
     assert wind_radii_km(955.0, 20.0, 24.0)[1:] == (None, None)
 
@@ -69,16 +70,25 @@ def test_a_virtual_gauge_on_the_force_7_circle_reads_force_7() -> None:
     r7, _, _ = wind_radii_km(pressure, 42.0, lat0)
     assert r7 is not None
     start = datetime(2021, 7, 24, tzinfo=UTC)
-    track = Track("still", "0000", (Fix(start, lat0, lon0, pressure, 42.0),
-                                    Fix(start + timedelta(hours=24), lat0, lon0, pressure, 42.0)))
+    track = Track(
+        "still",
+        "0000",
+        (Fix(start, lat0, lon0, pressure, 42.0), Fix(start + timedelta(hours=24), lat0, lon0, pressure, 42.0)),
+    )
     gauges = []
     for i, factor in enumerate((0.8, 1.0, 1.25)):
-        lat = lat0 + math.degrees(factor * r7 * 1000.0 / EARTH_RADIUS_M)     # due north: along a meridian
-        gauges.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon0, lat]},
-                       "properties": {"code": f"9990000{i}", "kind": "tide", "elevation_m": 2.0}})
+        lat = lat0 + math.degrees(factor * r7 / EARTH_RADIUS_KM)  # due north: along a meridian
+        gauges.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon0, lat]},
+                "properties": {"code": f"9990000{i}", "kind": "tide", "elevation_m": 2.0},
+            }
+        )
     stations = StationSet.from_geojson({"type": "FeatureCollection", "features": gauges}, seed=3)
-    times = np.arange(np.datetime64("2021-07-24T00:00:00"), np.datetime64("2021-07-25T00:00:01"),
-                      np.timedelta64(300, "s"))
+    times = np.arange(
+        np.datetime64("2021-07-24T00:00:00"), np.datetime64("2021-07-25T00:00:01"), np.timedelta64(300, "s")
+    )
     mean_wind = simulate(stations, track, times, seed=3)["wind_speed"].mean(axis=1)
     assert mean_wind[1] == pytest.approx(WIND_FORCE_MS[7], rel=0.03)
     assert mean_wind[0] > WIND_FORCE_MS[7] > mean_wind[2]
@@ -90,8 +100,11 @@ def test_a_drill_records_its_track_with_the_radii(db) -> None:  # type: ignore[n
 
     track = get_scenario("in-fa-2106").load()
     drill = register_drill(db, "in-fa-2106", "radii test", track=track)
-    rows = db.execute("SELECT at, pressure_hpa, max_wind_ms, lat, r7_km, r10_km, r12_km FROM storm_fixes "
-                      "WHERE drill_id = %s ORDER BY at", (drill,)).fetchall()
+    rows = db.execute(
+        "SELECT at, pressure_hpa, max_wind_ms, lat, r7_km, r10_km, r12_km FROM storm_fixes "
+        "WHERE drill_id = %s ORDER BY at",
+        (drill,),
+    ).fetchall()
     assert [r[0] for r in rows] == [f.time for f in track.fixes]
     for _at, pressure, wind, lat, *radii in rows:
         assert tuple(radii) == wind_radii_km(pressure, wind, lat)

@@ -12,6 +12,7 @@ import json
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from floodctl.auth import privacy
 from floodctl.auth.deps import ConnDep, ViewerDep
@@ -19,16 +20,43 @@ from floodctl.core.errors import NotFound
 from gis_data import loader
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"])
+LAYER_DOCUMENT = {
+    200: {
+        "content": {"application/geo+json": {}, "application/json": {}},
+        "description": "a GeoJSON FeatureCollection (the duty roster: its JSON document)",
+    }
+}
 
 
-@router.get("", summary="Spatial layers in the database: name, title, feature count, when loaded")
+class Layer(BaseModel):
+    name: str
+    title: str | None
+    feature_count: int | None
+    loaded_at: str | None  # ISO 8601; None for towns and stations (their own tables)
+
+
+class Layers(BaseModel):
+    layers: list[Layer]
+
+
+@router.get(
+    "", response_model=Layers, summary="Spatial layers in the database: name, title, feature count, when loaded"
+)
 def list_layers(conn: ConnDep, viewer: ViewerDep) -> JSONResponse:
     return JSONResponse({"layers": loader.list_layers(conn)})
 
 
-@router.get("/{name}", summary="One layer as GeoJSON (the duty roster as its JSON document)")
-def get_layer(conn: ConnDep, viewer: ViewerDep,
-              name: str = Path(pattern="^[a-z0-9_]{1,40}$", description="layer name, e.g. villages")) -> Response:
+@router.get(
+    "/{name}",
+    response_class=Response,
+    responses=LAYER_DOCUMENT,  # type: ignore[arg-type]
+    summary="One layer as GeoJSON (the duty roster as its JSON document)",
+)
+def get_layer(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    name: str = Path(pattern="^[a-z0-9_]{1,40}$", description="layer name, e.g. villages"),
+) -> Response:
     body = loader.layer_json(conn, name)
     if body is None:
         known = ", ".join(row["name"] for row in loader.list_layers(conn))

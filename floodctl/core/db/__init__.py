@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -15,11 +16,16 @@ WAIT_FOR_DB_S = 30.0
 
 # For long-lived sessions that must notice a dead server or network (not only a closed socket) in seconds:
 # TCP keepalive probes on an idle connection, and a bound on unacknowledged data (tcp_user_timeout, ms).
-KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-             "tcp_user_timeout": 15_000}
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
 
 
-def connect(dsn: str, *, autocommit: bool = False, wait_s: float = 0.0, **kwargs: object) -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = False, wait_s: float = 0.0, **kwargs: Any) -> psycopg.Connection:
     """Open one connection; retry for up to ``wait_s`` seconds while the server is starting.
     ``kwargs``: more connection parameters (e.g. ``**KEEPALIVE``)."""
     deadline = time.monotonic() + wait_s
@@ -43,8 +49,14 @@ def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "fl
     """A pool for request handlers; opening waits (bounded) for the database. Each connection is checked as
     it is handed out (``check_and_sweep``): after a database restart requests get fresh connections, not 503s."""
     pool = ConnectionPool(
-        dsn, min_size=min_size, max_size=max_size, name=name, open=False,
-        kwargs=REQUEST_SESSION, reconnect_timeout=60, check=lambda conn: check_and_sweep(pool, conn),
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        kwargs=REQUEST_SESSION,
+        reconnect_timeout=60,
+        check=lambda conn: check_and_sweep(pool, conn),
     )
     try:
         pool.open(wait=True, timeout=WAIT_FOR_DB_S)

@@ -18,8 +18,12 @@ def db() -> None:
 
 
 @db.command("migrate")
-@click.option("--storage", type=click.Choice(["auto", "timescaledb", "native"]), default="auto",
-              help="time-series storage for a new database (default: TimescaleDB when available)")
+@click.option(
+    "--storage",
+    type=click.Choice(["auto", "timescaledb", "native"]),
+    default="auto",
+    help="time-series storage for a new database (default: TimescaleDB when available)",
+)
 def db_migrate(storage: str) -> None:
     """Apply pending migrations."""
     from floodctl.core import db as database
@@ -44,8 +48,10 @@ def db_status() -> None:
 
     with database.connect(database_url(get_settings()), wait_s=database.WAIT_FOR_DB_S) as conn:
         st = status(conn)
-    console.print(f"storage: {st.storage or '(not migrated yet)'}; TimescaleDB available: "
-                  f"{'yes' if st.timescaledb_available else 'no'}")
+    console.print(
+        f"storage: {st.storage or '(not migrated yet)'}; TimescaleDB available: "
+        f"{'yes' if st.timescaledb_available else 'no'}"
+    )
     for version, name in st.applied:
         console.print(f"  applied  {version:04d} {name}")
     for m in st.pending:

@@ -72,9 +72,7 @@ def timescaledb_available(conn: psycopg.Connection) -> bool:
 
 
 def _ensure_meta(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS floodctl_meta (key text PRIMARY KEY, value text NOT NULL)"
-    )
+    conn.execute("CREATE TABLE IF NOT EXISTS floodctl_meta (key text PRIMARY KEY, value text NOT NULL)")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
@@ -86,7 +84,7 @@ def storage_mode(conn: psycopg.Connection) -> StorageMode | None:
     if conn.execute("SELECT to_regclass('floodctl_meta')").fetchone()[0] is None:  # type: ignore[index]
         return None
     row = conn.execute("SELECT value FROM floodctl_meta WHERE key = 'storage'").fetchone()
-    return row[0] if row else None  # type: ignore[return-value]
+    return row[0] if row else None  # type: ignore[no-any-return, unused-ignore]
 
 
 def status(conn: psycopg.Connection) -> MigrationStatus:
@@ -94,8 +92,7 @@ def status(conn: psycopg.Connection) -> MigrationStatus:
     ts_ok = timescaledb_available(conn)
     applied: list[tuple[int, str]] = []
     if mode is not None:
-        applied = [(r[0], r[1]) for r in conn.execute(
-            "SELECT version, name FROM schema_migrations ORDER BY version")]
+        applied = [(r[0], r[1]) for r in conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")]
     done = {v for v, _ in applied}
     planned = mode or ("timescaledb" if ts_ok else "native")
     pending = [m for m in available_migrations(planned) if m.version not in done]
@@ -120,7 +117,7 @@ def migrate(conn: psycopg.Connection, *, prefer: StorageMode | None = None) -> l
         for migration in available_migrations(mode):
             if migration.version in done:
                 continue
-            conn.execute(migration.path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            conn.execute(migration.path.read_text(encoding="utf-8"))
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                 (migration.version, migration.name, migration.checksum),

@@ -57,5 +57,4 @@ def mqtt_target(settings: Settings) -> MqttTarget:
             return MqttTarget(data["url"], bool(data["shared_subscriptions"]), str(data["protocol"]))
         except (ValueError, KeyError, TypeError):
             pass
-    raise ServiceUnavailable(
-        "no MQTT broker: set FLOOD_MQTT_URL, or start the embedded one with `floodctl up`")
+    raise ServiceUnavailable("no MQTT broker: set FLOOD_MQTT_URL, or start the embedded one with `floodctl up`")

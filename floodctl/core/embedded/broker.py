@@ -57,7 +57,7 @@ plugins:
 
 @dataclass
 class BrokerProcess:
-    kind: str            # "mosquitto" or "amqtt"
+    kind: str  # "mosquitto" or "amqtt"
     host: str
     port: int
     process: subprocess.Popen[bytes]
@@ -96,8 +96,9 @@ def mosquitto_binary() -> str | None:
     return None
 
 
-def start_broker(directory: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 prefer: str | None = None) -> BrokerProcess:
+def start_broker(
+    directory: Path, *, host: str = "127.0.0.1", port: int | None = None, prefer: str | None = None
+) -> BrokerProcess:
     """Start Mosquitto (or amqtt when Mosquitto is missing or ``prefer='amqtt'``)."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -128,8 +129,9 @@ def _start_mosquitto(binary: str, directory: Path, host: str, port: int) -> Brok
         except KeyError:
             text = "user root\n" + text
     conf.write_text(text, encoding="utf-8")
-    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                               stderr=(directory / "mosquitto.stderr").open("ab"))
+    process = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=(directory / "mosquitto.stderr").open("ab")
+    )
     return BrokerProcess("mosquitto", host, port, process, directory)
 
 
@@ -137,8 +139,10 @@ def _start_amqtt(directory: Path, host: str, port: int) -> BrokerProcess:
     conf = directory / "amqtt.yaml"
     conf.write_text(AMQTT_CONF.format(host=host, port=port), encoding="utf-8")
     script = Path(sys.executable).parent / "amqtt"
-    command = [str(script), "-c", str(conf)] if script.exists() else [
-        sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                               stderr=(directory / "amqtt.log").open("ab"))
+    command = (
+        [str(script), "-c", str(conf)]
+        if script.exists()
+        else [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
+    )
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=(directory / "amqtt.log").open("ab"))
     return BrokerProcess("amqtt", host, port, process, directory)

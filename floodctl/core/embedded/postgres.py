@@ -31,7 +31,7 @@ def start_pgserver(data_dir: Path) -> str:
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver reports initdb/pg_ctl failures as plain exceptions
         raise ServiceUnavailable(f"embedded PostgreSQL did not start: {exc}") from None
     return str(server.get_uri())
@@ -78,8 +78,8 @@ class LocalCluster:
     directory: Path
     port: int = field(default_factory=free_port)
     bin_dir: Path = field(default_factory=find_pg_bin)
-    preload_timescaledb: bool | None = None   # None: when the server has the extension
-    durable: bool = False                      # fsync as in production (benchmarks); tests skip it
+    preload_timescaledb: bool | None = None  # None: when the server has the extension
+    durable: bool = False  # fsync as in production (benchmarks); tests skip it
 
     def __post_init__(self) -> None:
         self.directory = self.directory.resolve()
@@ -97,7 +97,8 @@ class LocalCluster:
         libdir = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True).stdout.strip()
         sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True).stdout.strip()
         return (Path(libdir) / "timescaledb.so").exists() and (
-            Path(sharedir) / "extension" / "timescaledb.control").exists()
+            Path(sharedir) / "extension" / "timescaledb.control"
+        ).exists()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(list(args), user=self.user, capture_output=True, text=True, check=False)
@@ -108,8 +109,16 @@ class LocalCluster:
             shutil.chown(self.directory, self.user)
         if (self.pgdata / "PG_VERSION").exists():
             return
-        done = self._run(str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                         "--auth=trust", "--encoding=UTF8", "--no-sync")
+        done = self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
         if done.returncode != 0:
             raise ServiceUnavailable(f"initdb failed: {done.stderr.strip()}")
 
@@ -117,14 +126,28 @@ class LocalCluster:
         self.init()
         preload = self.has_timescaledb() if self.preload_timescaledb is None else self.preload_timescaledb
         options = [
-            f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            "-c unix_socket_directories=''",
             *([] if self.durable else ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
-            "-c max_connections=200", "-c shared_buffers=256MB", "-c timescaledb.telemetry_level=off"
-            if preload else "", f"-c shared_preload_libraries={'timescaledb' if preload else ''}",
+            "-c max_connections=200",
+            "-c shared_buffers=256MB",
+            "-c timescaledb.telemetry_level=off" if preload else "",
+            f"-c shared_preload_libraries={'timescaledb' if preload else ''}",
         ]
-        done = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), "-l",
-                         str(self.directory / "server.log"), "-w", "-t", str(PG_START_TIMEOUT_S),
-                         "-o", " ".join(o for o in options if o), "start")
+        done = self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "-t",
+            str(PG_START_TIMEOUT_S),
+            "-o",
+            " ".join(o for o in options if o),
+            "start",
+        )
         if done.returncode != 0:
             log = (self.directory / "server.log").read_text(errors="replace")[-2000:]
             raise ServiceUnavailable(f"PostgreSQL did not start: {done.stderr.strip()}\n{log}")

@@ -1,0 +1,1 @@
+"""HTTP routes of the dashboard package, one module per resource (mounted by ``floodctl.api.app`` only)."""
