@@ -28,23 +28,20 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import psycopg
 
-from alerts import callout, orders, registry, warnings
+from alerts import callout, drafting, orders, registry, warnings
 from alerts.geography import Geography, Subject
 from alerts.lease import Lease, LeaseLost, engine_holder, session_name
 from alerts.lifecycle import ACTIVE, Event, replay, step, step_late
 from alerts.rules import DEFAULT_PATH, TYPHOON_RULE_ID, Decision, RuleSet, Station, evaluate, load_rules
-from alerts.templates import suggest_response_level
 from alerts.typhoon import typhoon_signal
 from alerts.window import Window, times_after
 from floodctl.core import db
 from floodctl.core.errors import ServiceUnavailable
 from floodctl.core.settings import Settings
-from floodctl.domain.levels import LEVEL_RANK
 from floodctl.domain.storms import StormFix
 from ingest import notices
 
@@ -56,6 +53,9 @@ MAX_RECONNECT_S = 5.0
 SWEEP_S = 30.0
 SWEEP_CHUNK = 200  # stations judged per loop turn by the sweep, so fresh readings never wait long
 TICK_S = 1.0
+# On catching up, readings up to this far (event time) before what a station was judged at are judged late:
+# some may have been committed out of order while no engine was judging (two workers, a redelivery).
+LATE_LOOKBACK_S = 3600.0
 
 METRICS = "SELECT id, name FROM metrics"
 FETCH = """
@@ -76,10 +76,6 @@ GROUP BY l.drill_id, l.station_id
 """
 AREA_STEP_S = 600.0  # the typhoon signal is judged again when a storm's clock has moved this far
 COUNTY = "county"
-FLOOD_ACTIVE = (
-    "SELECT hazard, level FROM warnings WHERE drill_id = %s AND state = 'active' AND category = 'flood' "
-    "AND NOT late AND hazard IS NOT NULL"
-)
 
 JUDGED = """
 SELECT drill_id, station_id, extract(epoch FROM through)::float8 FROM engine_judged
@@ -158,7 +154,7 @@ class Engine:
         is judged at each reading newer than its last judged one, in event-time order (what arrived while no
         engine was judging: an outage, a takeover). A live station never judged, at each reading since the
         lease was last renewed (it first reported while no engine was judging); otherwise (a first start, a
-        drill) at its newest reading."""
+        drill) at its newest reading. The last LATE_LOOKBACK_S before that are judged late again."""
         rows = self.conn.execute(RECENT, (self.horizon_s,)).fetchall()
         drills = sorted({int(r[0]) for r in rows})
         through = {(int(d), int(s)): float(t) for d, s, t in self.conn.execute(JUDGED, (drills,)).fetchall()}
@@ -177,6 +173,7 @@ class Engine:
         self.fetch(dirty)
         self.lease.renew()
         items: list[tuple[int, int, float]] = []
+        late: dict[tuple[int, int], list[float]] = {}
         for key in dirty:
             window = self.windows[key]
             if not np.isfinite(window.newest):
@@ -184,7 +181,10 @@ class Engine:
             since = through.get(key)
             times = times_after(window, since) if since is not None else []
             items += [(key[0], key[1], t) for t in times] or [(key[0], key[1], window.newest)]
+            if since is not None:  # committed out of order while no engine was judging
+                late[key] = [t for t in times_after(window, since - LATE_LOOKBACK_S) if t < since]
         self.judge(items, record=True)
+        self.judge_late(late)
         return len(items)
 
     # --- the work ---------------------------------------------------------------------------------
@@ -349,7 +349,17 @@ class Engine:
                 )
                 warnings.record_events(cur, tracked.id, events)
                 late = events[-1].at < self.clock(drill) - self.settings.late_after_s
-                order = self._order_for(events, tracked, rule, subject, events[-1].decision.message_zh, late, False)
+                order = drafting.order_for(
+                    self.conn,
+                    self.settings,
+                    events,
+                    tracked,
+                    rule,
+                    subject,
+                    events[-1].decision.message_zh,
+                    late,
+                    False,
+                )
                 drafted += [order] if order is not None else []
         if not decisions:
             return drafted
@@ -423,58 +433,10 @@ class Engine:
                 escalated=any(e.kind == "escalated" for e in events),
             )
         warnings.record_events(cur, tracked.id, events)
-        order = self._order_for(events, tracked, rule, subject, decision.message_zh, late, fresh)
+        order = drafting.order_for(
+            self.conn, self.settings, events, tracked, rule, subject, decision.message_zh, late, fresh
+        )
         return [order] if order is not None else []
-
-    def _order_for(
-        self,
-        events: list[Event],
-        tracked: warnings.Tracked,
-        rule: Any,
-        subject: Subject,
-        observed: str,
-        late: bool,
-        fresh: bool,
-    ) -> tuple[int, bool] | None:
-        if late or tracked.late or rule.order_from is None or rule.category != "flood":
-            return None
-        w = tracked.warning
-        if w.state != ACTIVE or LEVEL_RANK[w.level] < LEVEL_RANK[rule.order_from]:
-            return None
-        if not fresh and not any(e.kind in ("raised", "escalated") for e in events):
-            return None
-        towns = subject.towns()
-        if not towns:
-            log.warning("rule %s at %s: no town to send an order to", rule.id, w.key[1])
-            return None
-        active = [tuple(r) for r in self.conn.execute(FLOOD_ACTIVE, (tracked.drill_id,)).fetchall()]
-        suggested = suggest_response_level(active)
-        request = orders.OrderRequest(
-            hazard=rule.hazard or "general",
-            towns=towns,
-            level=w.level,
-            drill_id=tracked.drill_id,
-            warning_id=tracked.id,
-            subject=subject.name if subject.kind == "station" else None,
-            observed=observed if subject.kind == "station" else None,
-            response_level=suggested if suggested != "none" else None,
-        )
-        actor = f"rule:{rule.id}"
-        auto = rule.auto_approve_from is not None and LEVEL_RANK[w.level] >= LEVEL_RANK[rule.auto_approve_from]
-        if not auto and orders.merge_into_draft(self.conn, request, actor=actor, settings=self.settings):
-            return None  # added to the draft awaiting a commander
-        order_id = orders.draft(self.conn, request, actor=actor, settings=self.settings, source="rule")
-        if order_id is None:
-            return None
-        log.info(
-            "order %s drafted by rule %s for %s (%s)%s",
-            order_id,
-            rule.id,
-            w.key[1],
-            w.level,
-            ", auto-approved" if auto else "",
-        )
-        return order_id, auto
 
     def tick(self) -> None:
         with self.conn.transaction():

@@ -86,3 +86,13 @@ def test_great_circle_distance() -> None:
     assert geodesy.haversine_km(31.2304, 121.4737, 29.8683, 121.5440) == pytest.approx(151.6, abs=0.5)
     assert geodesy.haversine_km(29.0, 121.9, 29.0, 121.9) == 0.0
     assert pytest.approx(111.195, abs=1e-3) == geodesy.KM_PER_DEGREE
+
+
+def test_a_category_the_county_adds_needs_no_schema_change(db) -> None:  # type: ignore[no-untyped-def]
+    """The registry is open: the database takes a warning of a category that is not flood or device."""
+    db.execute(
+        "INSERT INTO warnings (rule_id, subject, subject_kind, category, state, level, raised_at, last_seen, "
+        "message_zh, message_en) VALUES ('landslide', 'zone-1', 'area', 'geological', 'active', 'yellow', now(), "
+        "now(), '地质灾害黄色预警', 'geological hazard yellow warning')"
+    )
+    assert db.execute("SELECT count(*) FROM warnings WHERE category = 'geological'").fetchone()[0] == 1
