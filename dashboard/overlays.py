@@ -39,6 +39,7 @@ import psycopg
 from dashboard.i18n import Lang, lang_of
 from floodctl.core.errors import BadRequest
 from floodctl.domain.geodesy import EARTH_RADIUS_KM, KM_PER_DEGREE
+from floodctl.domain.storms import StormFix
 
 __all__ = [
     "OVERLAY_IDS",
@@ -46,7 +47,6 @@ __all__ = [
     "STORM_FIXES",
     "STORM_GRADES",
     "Storm",
-    "StormFix",
     "camera_collection",
     "circle",
     "device_collection",
@@ -108,24 +108,6 @@ _FUNCTIONS = {
 # --- storms ---------------------------------------------------------------------------------------
 
 
-# TODO(domain): floodctl.domain.storms.StormFix has no r10_km / r12_km (the wall draws force-10 and force-12
-# circles) and keeps its time as epoch seconds; this one stays until the domain's carries all three radii.
-@dataclass(frozen=True, slots=True)
-class StormFix:
-    at: datetime
-    lat: float
-    lon: float
-    wind_ms: float
-    pressure_hpa: float | None
-    r7_km: float | None = None
-    r10_km: float | None = None
-    r12_km: float | None = None
-
-    def radius_km(self, force: int) -> float | None:
-        value: float | None = getattr(self, f"r{force}_km")
-        return value
-
-
 @dataclass(slots=True)
 class Storm:
     name: str
@@ -158,22 +140,22 @@ def _between(a: float | None, b: float | None, f: float) -> float | None:
 
 def interpolate(a: StormFix, b: StormFix, at: datetime) -> StormFix:
     """The storm at ``at`` between two fixes, linearly in time (fixes are ≤ 6 h apart)."""
-    span = (b.at - a.at).total_seconds()
-    f = 0.0 if span <= 0 else (at - a.at).total_seconds() / span
+    span = b.at - a.at
+    f = 0.0 if span <= 0 else (at.timestamp() - a.at) / span
     pressure = (
         None
         if a.pressure_hpa is None or b.pressure_hpa is None
         else a.pressure_hpa + f * (b.pressure_hpa - a.pressure_hpa)
     )
     return StormFix(
-        at,
-        a.lat + f * (b.lat - a.lat),
-        a.lon + f * (b.lon - a.lon),
-        a.wind_ms + f * (b.wind_ms - a.wind_ms),
-        pressure,
-        _between(a.r7_km, b.r7_km, f),
-        _between(a.r10_km, b.r10_km, f),
-        _between(a.r12_km, b.r12_km, f),
+        at=at.timestamp(),
+        lat=a.lat + f * (b.lat - a.lat),
+        lon=a.lon + f * (b.lon - a.lon),
+        max_wind_ms=a.max_wind_ms + f * (b.max_wind_ms - a.max_wind_ms),
+        pressure_hpa=pressure,
+        r7_km=_between(a.r7_km, b.r7_km, f),
+        r10_km=_between(a.r10_km, b.r10_km, f),
+        r12_km=_between(a.r12_km, b.r12_km, f),
     )
 
 
@@ -182,16 +164,28 @@ def storms_at(rows: Sequence[tuple[Any, ...]], at: datetime) -> list[Storm]:
     by_name: dict[str, tuple[dict[datetime, StormFix], dict[datetime, StormFix]]] = {}
     for storm, when, lat, lon, wind, pressure, forecast, *radii in rows:
         observed, predicted = by_name.setdefault(storm, ({}, {}))
-        (predicted if forecast else observed)[when] = StormFix(when, lat, lon, wind, pressure, *radii)
+        r7, r10, r12 = radii
+        (predicted if forecast else observed)[when] = StormFix(
+            at=when.timestamp(),
+            lat=lat,
+            lon=lon,
+            max_wind_ms=wind,
+            pressure_hpa=pressure,
+            r7_km=r7,
+            r10_km=r10,
+            r12_km=r12,
+            forecast=forecast,
+        )
     storms = []
     horizon = at + timedelta(hours=STORM_FORECAST_H)
     for name, (observed, predicted) in by_name.items():
-        past = [f for t, f in sorted(observed.items()) if t <= at]
+        seen = [(t, f) for t, f in sorted(observed.items()) if t <= at]
+        past = [f for _, f in seen]
         # After T, a drill's recorded track is its forecast; a live storm's forecast fixes count too.
         ahead = {t: f for t, f in predicted.items() if t > at} | {t: f for t, f in observed.items() if t > at}
         forecast = [f for t, f in sorted(ahead.items()) if t <= horizon]
         position = None
-        if past and past[-1].at == at:
+        if seen and seen[-1][0] == at:
             position = past[-1]
         elif past and forecast:
             position = interpolate(past[-1], forecast[0], at)
@@ -224,11 +218,11 @@ def _xy(fix: StormFix) -> list[float]:
 
 
 def _fix_properties(storm: str, fix: StormFix) -> dict[str, Any]:
-    grade, colour = storm_grade(fix.wind_ms)
+    grade, colour = storm_grade(fix.max_wind_ms)
     props: dict[str, Any] = {
         "storm": storm,
-        "time": fix.at.isoformat(),
-        "wind_ms": round(fix.wind_ms, 1),
+        "time": fix.time.isoformat(),
+        "wind_ms": round(fix.max_wind_ms, 1),
         "pressure_hpa": None if fix.pressure_hpa is None else round(fix.pressure_hpa, 1),
         "grade": grade,
         "grade_en": STORM_GRADE_EN[grade],

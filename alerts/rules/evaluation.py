@@ -13,7 +13,6 @@ from floodctl.domain.levels import LEVEL_RANK, LEVEL_ZH
 from floodctl.domain.metrics import METRIC_ZH, METRICS
 from floodctl.domain.thresholds import THRESHOLD_LABELS
 
-# TODO(domain): the metrics' Chinese words belong beside METRICS in floodctl.domain.metrics.
 # What a data-quality check measures, in the messages.
 _DEVICE_LABELS = {
     "stale": ("数据间隔", "silent for"),

@@ -10,7 +10,7 @@ from typing import Any
 import folium
 from folium import plugins
 
-from dashboard.overlays import Storm, StormFix, circle, storm_grade
+from dashboard.overlays import Storm, circle, storm_grade
 from dashboard.situation_map.markers import (
     NO_DATA,
     SHELTER_SVG,
@@ -25,6 +25,7 @@ from dashboard.situation_map.markers import (
 )
 from dashboard.situation_map.situation import Situation
 from floodctl.domain.levels import LEVEL_NUMERAL, LEVEL_ZH, rank
+from floodctl.domain.storms import StormFix
 
 # folium leaves these constructors unannotated: typed once here.
 MarkerCluster: Callable[..., plugins.MarkerCluster] = plugins.MarkerCluster
@@ -73,11 +74,11 @@ def _town_label_point(feature: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def _fix_tip(storm: str, fix: StormFix, tz: tzinfo, what: str) -> str:
-    grade, _ = storm_grade(fix.wind_ms)
+    grade, _ = storm_grade(fix.max_wind_ms)
     pressure = f"，{num(fix.pressure_hpa, 0)} hPa" if fix.pressure_hpa is not None else ""
     return (
-        f"<b>{esc(storm)}</b> {what}<br>{short_time(fix.at, tz)}　{grade}<br>"
-        f"{fix.lat:.1f}°N {fix.lon:.1f}°E，最大风速 {num(fix.wind_ms, 0)} m/s{pressure}"
+        f"<b>{esc(storm)}</b> {what}<br>{short_time(fix.time, tz)}　{grade}<br>"
+        f"{fix.lat:.1f}°N {fix.lon:.1f}°E，最大风速 {num(fix.max_wind_ms, 0)} m/s{pressure}"
     )
 
 
@@ -297,7 +298,7 @@ def add_storms(m: folium.Map, situation: Situation, tz: tzinfo) -> None:
             if len(ahead) > 1:
                 PolyLine(ahead, color="#6a1b9a", weight=2, opacity=0.8, dash_array="6 6").add_to(group)
         for fix in storm.past:
-            _, colour = storm_grade(fix.wind_ms)
+            _, colour = storm_grade(fix.max_wind_ms)
             folium.CircleMarker(
                 [fix.lat, fix.lon],
                 radius=4,
@@ -309,7 +310,7 @@ def add_storms(m: folium.Map, situation: Situation, tz: tzinfo) -> None:
                 tooltip=folium.Tooltip(_fix_tip(storm.name, fix, tz, "实况")),
             ).add_to(group)
         for fix in storm.forecast:
-            _, colour = storm_grade(fix.wind_ms)
+            _, colour = storm_grade(fix.max_wind_ms)
             folium.CircleMarker(
                 [fix.lat, fix.lon],
                 radius=3,

@@ -120,9 +120,9 @@ def _title_html(situation: Situation, tz: tzinfo) -> str:
         else ""
     )
     storms = "".join(
-        f"<div>{esc(s.name)}：{storm_grade(s.position.wind_ms)[0]}，{s.position.lat:.1f}°N {s.position.lon:.1f}°E</div>"
+        f"<div>{esc(s.name)}：{storm_grade(p.max_wind_ms)[0]}，{p.lat:.1f}°N {p.lon:.1f}°E</div>"
         for s in situation.storms
-        if s.position is not None
+        if (p := s.position) is not None
     )
     return (
         f"<div id='fc-title' class='fc-box'><h1>{esc(situation.county_name)}防汛防台形势图</h1>"

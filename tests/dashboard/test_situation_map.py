@@ -216,8 +216,8 @@ def test_drill_storm_track_up_to_t(db: psycopg.Connection, tmp_path: Path) -> No
     assert result.at == t0 + timedelta(hours=10)  # a drill's clock: its newest reading
     assert result.storm_fixes == 4  # 0, 3, 6, 9 h
     storm = result.situation.storms[0]
-    assert storm.position is not None and storm.position.at == result.at
-    assert [f.at for f in storm.forecast][:1] == [t0 + timedelta(hours=12)]
+    assert storm.position is not None and storm.position.time == result.at
+    assert [f.time for f in storm.forecast][:1] == [t0 + timedelta(hours=12)]
     assert result.levels["orange"] == 1 and result.situation.area_levels == {"county": "red"}
     text = (tmp_path / "drill.html").read_text(encoding="utf-8")
     assert "台风实况路径" in text and "测试台风" in text and "【演练】" in text and "全县" in text
