@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
 from floodctl.core.cli import FloodGroup, console
 from floodctl.core.settings import get_settings
-
-log = logging.getLogger("floodctl")
 
 
 @click.group(cls=FloodGroup)

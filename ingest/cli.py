@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from floodctl.core.errors import FloodError
 from floodctl.core.settings import get_settings
-
-log = logging.getLogger("floodctl")
 
 
 @click.command()

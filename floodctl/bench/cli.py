@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from floodctl.core.cli import FloodGroup, console
-
-log = logging.getLogger("floodctl")
 
 
 @click.group(cls=FloodGroup)

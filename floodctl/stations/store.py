@@ -22,7 +22,6 @@ MAX_SPAN = timedelta(days=366)
 MIN_BUCKET = timedelta(minutes=1)
 MAX_BUCKET = timedelta(days=31)
 SUMMED_METRICS = frozenset({"rainfall"})
-THRESHOLD_COLUMNS = THRESHOLD_NAMES
 
 STATIONS_GEOJSON = f"""
 SELECT json_build_object(
@@ -34,7 +33,7 @@ SELECT json_build_object(
     'properties', json_build_object(
       'code', s.code, 'name', s.name, 'kind', s.kind, 'town', s.town_code, 'town_name', t.name,
       'river', s.river, 'elevation_m', s.elevation_m,
-      'thresholds', json_strip_nulls(json_build_object({", ".join(f"'{c}', s.{c}" for c in THRESHOLD_COLUMNS)})),
+      'thresholds', json_strip_nulls(json_build_object({", ".join(f"'{c}', s.{c}" for c in THRESHOLD_NAMES)})),
       'latest', coalesce(lv.latest, '{{}}'::json),
       'device', dv.device,
       'warning_level', NULL

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from floodctl.core.cli import FloodGroup, console
 from floodctl.core.settings import get_settings
-
-log = logging.getLogger("floodctl")
 
 
 @click.group(cls=FloodGroup)

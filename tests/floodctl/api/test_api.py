@@ -19,8 +19,9 @@ import pytest
 from floodctl.api.app import api_routes, create_app
 from floodctl.core.settings import Settings
 from floodctl.domain.metrics import METRICS
+from floodctl.domain.thresholds import THRESHOLD_NAMES as THRESHOLD_COLUMNS
 from floodctl.stations import store
-from floodctl.stations.store import MAX_RAW_POINTS, THRESHOLD_COLUMNS
+from floodctl.stations.store import MAX_RAW_POINTS
 
 CST = timezone(timedelta(hours=8))  # Asia/Shanghai has had no DST since 1991
 DAY = datetime(2021, 7, 25, tzinfo=CST)  # typhoon In-Fa's landfall day, local midnight
